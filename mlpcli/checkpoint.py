@@ -1,0 +1,311 @@
+"""Checkpoints: ``.npz`` files of plain arrays plus a JSON ``meta`` entry; nothing is pickled.
+
+Members: ``W1, b1, W2, ...`` (``W_l`` shaped (out, in)), optimiser state as
+``<slot>.<param>`` (e.g. ``exp_avg.W1``), optionally ``best.<param>`` (early stopping's
+best weights), and ``meta``: a 0-d unicode array holding JSON (format version, the
+resolved config, normalisation statistics, epoch, step, RNG states, metrics, and the
+SHA-256 of every other array).
+
+Reading validates before it allocates: member names, ``.npy`` headers, dtypes and shapes
+(implied by the config in ``meta``) and declared sizes are all checked before any array
+data is read; then each array's checksum is verified. Every failure is a CheckpointError.
+Writes are atomic and durable: temporary file in the same directory, fsync, os.replace,
+fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from .errors import CheckpointError, ConfigError, MLPError
+
+FORMAT, VERSION = "mlpcli-checkpoint", 1
+MAX_META_BYTES = 64 << 20
+MAX_HEADER_BYTES = 10_000
+_MEMBER = re.compile(r"^[A-Za-z0-9_.]+\.npy$")
+
+
+# ---------------------------------------------------------------------------- durable writes
+def fsync_dir(path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write) -> None:
+    """Call ``write(f)`` on a temporary file beside ``path``, then fsync and rename it into place."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(d)
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data).hexdigest() if a.size else hashlib.sha256(b"").hexdigest()
+
+
+def save_checkpoint(path, arrays: dict, meta: dict) -> None:
+    """Write arrays and meta (with every array's SHA-256) atomically to ``path``."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    for k, v in arrays.items():
+        if v.dtype.kind == "f" and not np.isfinite(v).all():
+            raise ValueError(f"refusing to save non-finite array {k}")
+    meta = {**meta, "format": FORMAT, "version": VERSION, "sha256": {k: sha256(v) for k, v in arrays.items()}}
+    arrays["meta"] = np.array(json.dumps(meta, separators=(",", ":")))
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, a in arrays.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as m:
+                    np.lib.format.write_array(m, a, allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+# ---------------------------------------------------------------------------- validated reads
+class _Reader:
+    """Reads members of one checkpoint zip, checking each header before any data."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise CheckpointError(f"{self.path}: no such checkpoint file")
+        if os.path.isdir(self.path):
+            raise CheckpointError(f"{self.path}: is a directory, expected a checkpoint .npz")
+        if os.path.getsize(self.path) == 0:
+            raise CheckpointError(f"{self.path}: empty file, not a checkpoint")
+        try:
+            self.zf = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise CheckpointError(f"{self.path}: not a checkpoint (.npz zip archive): {e}") from None
+        infos = self.zf.infolist()
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            raise self.error("duplicate members in the archive")
+        for n in names:
+            if not _MEMBER.match(n):
+                raise self.error(f"unexpected member {n!r}")
+        self.infos = {i.filename[:-4]: i for i in infos}
+
+    def error(self, msg):
+        return CheckpointError(f"{self.path}: {msg}")
+
+    def close(self):
+        self.zf.close()
+
+    def header(self, name):
+        """(file, shape, dtype, nbytes) of a member, checked to be a plain little-endian array."""
+        info = self.infos.get(name)
+        if info is None:
+            raise self.error(f"missing array {name!r}")
+        f = self.zf.open(info)
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER_BYTES)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER_BYTES)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except Exception as e:  # noqa: BLE001 - any malformed header is one error
+            f.close()
+            raise self.error(f"array {name!r} has a malformed .npy header: {e}") from None
+        if dtype.hasobject or dtype.kind not in "fiuU" or (dtype.byteorder == ">"):
+            f.close()
+            raise self.error(f"array {name!r} has dtype {dtype}; expected a plain numeric array")
+        if fortran:
+            f.close()
+            raise self.error(f"array {name!r} is in Fortran order; expected C order")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if info.file_size != f.tell() + nbytes:
+            f.close()
+            raise self.error(f"array {name!r} declares {shape} {dtype} ({nbytes} bytes) but its member holds "
+                             f"{info.file_size - f.tell()} bytes")
+        return f, shape, dtype, nbytes
+
+    def read(self, name, shape=None, dtypes=None):
+        f, got_shape, dtype, nbytes = self.header(name)
+        with f:
+            if shape is not None and tuple(got_shape) != tuple(shape):
+                raise self.error(f"array {name!r} has shape {tuple(got_shape)}, the config needs {tuple(shape)}")
+            if dtypes is not None and dtype not in dtypes:
+                raise self.error(f"array {name!r} has dtype {dtype}, expected {' or '.join(map(str, dtypes))}")
+            a = np.empty(got_shape, dtype)
+            buf = memoryview(a.reshape(-1).view(np.uint8)) if a.size else memoryview(bytearray())
+            got = f.readinto(buf) if a.size else 0
+            if got != nbytes or f.read(1):
+                raise self.error(f"array {name!r} is truncated")
+        return a
+
+
+def _open(path) -> _Reader:
+    try:
+        return _Reader(path)
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{os.fspath(path)}: not a readable checkpoint: {e}") from None
+
+
+def _read_meta(r: _Reader) -> dict:
+    f, shape, dtype, nbytes = r.header("meta")
+    f.close()
+    if dtype.kind != "U" or shape != ():
+        raise r.error(f"'meta' has dtype {dtype} and shape {shape}; expected a JSON string")
+    if nbytes > MAX_META_BYTES:
+        raise r.error(f"'meta' is {nbytes} bytes, over the {MAX_META_BYTES} limit")
+    try:
+        meta = json.loads(str(r.read("meta")[()]))
+    except ValueError as e:
+        raise r.error(f"'meta' is not valid JSON: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise r.error(f"not an {FORMAT} file (meta.format is {meta.get('format') if isinstance(meta, dict) else meta!r})")
+    if meta.get("version") != VERSION:
+        raise r.error(f"checkpoint format version {meta.get('version')!r}; this mlpcli reads version {VERSION}")
+    if not isinstance(meta.get("sha256"), dict) or not isinstance(meta.get("config"), dict):
+        raise r.error("'meta' lacks the config or the checksums")
+    return meta
+
+
+def expected_arrays(cfg, meta: dict) -> dict:
+    """name -> shape of every array the checkpoint of this config must hold (meta aside)."""
+    from .optimizers import OPTIMIZERS
+
+    layers, shapes = cfg.model.layers, {}
+    for l, (n, m) in enumerate(zip(layers[:-1], layers[1:], strict=False), start=1):
+        shapes[f"W{l}"] = (m, n)
+        if cfg.model.bias:
+            shapes[f"b{l}"] = (m,)
+    out = dict(shapes)
+    opt = meta.get("optimizer") or {}
+    if opt:
+        cls = OPTIMIZERS[cfg.optimizer.name]
+        slots = cls(0, np.float32, **cfg.optimizer.hyperparams()).slots
+        for s in slots:
+            out.update({f"{s}.{k}": v for k, v in shapes.items()})
+    if meta.get("has_best"):
+        out.update({f"best.{k}": v for k, v in shapes.items()})
+    return out
+
+
+def read_checkpoint(path) -> tuple[dict, dict, object]:
+    """(arrays, meta, cfg) of a checkpoint, fully validated."""
+    from .config import validate
+
+    r = _open(path)
+    try:
+        meta = _read_meta(r)
+        try:
+            cfg = validate(meta["config"], f"{r.path} (its config)")
+        except ConfigError as e:
+            raise r.error(f"its config is invalid: {e}") from None
+        expected = expected_arrays(cfg, meta)
+        present = set(r.infos) - {"meta"}
+        if present != set(expected):
+            extra, missing = sorted(present - set(expected)), sorted(set(expected) - present)
+            raise r.error("does not fit its config: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"] if extra else [])))
+        dtype = np.dtype(cfg.training.dtype)
+        for name in expected:  # every header first: nothing is allocated for a bad file
+            f, shape, dt, _ = r.header(name)
+            f.close()
+            if tuple(shape) != expected[name]:
+                raise r.error(f"array {name!r} has shape {tuple(shape)}, the config needs {expected[name]}")
+            if dt != dtype:
+                raise r.error(f"array {name!r} has dtype {dt}, the config's training.dtype is {dtype}")
+        arrays = {}
+        for name in expected:
+            a = r.read(name, expected[name], (dtype,))
+            if meta["sha256"].get(name) != sha256(a):
+                raise r.error(f"array {name!r} fails its SHA-256 checksum (the file is corrupted)")
+            arrays[name] = a
+        return arrays, meta, cfg
+    except MLPError as e:
+        raise CheckpointError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - any malformed input is one CheckpointError
+        raise r.error(f"unreadable: {type(e).__name__}: {e}") from None
+    finally:
+        r.close()
+
+
+def load_checkpoint(path):
+    """The network saved in a checkpoint, with ``.config``, ``.meta`` and ``.normalizer`` attached."""
+    from .model import MLP
+
+    arrays, meta, cfg = read_checkpoint(path)
+    m = cfg.model
+    net = MLP(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
+    net.set_params({k: arrays[k] for k in net.names})
+    net.config, net.meta, net.arrays = cfg, meta, arrays
+    net.normalizer = meta.get("normalizer") or {"kind": "none"}
+    return net
+
+
+def read_weights(path, net) -> dict:
+    """Starting weights for ``init: {from: PATH}``: a checkpoint, or a plain .npz of W1, b1, ..."""
+    path = os.fspath(path)
+    r = _open(path)
+    try:
+        is_checkpoint = "meta" in r.infos
+    finally:
+        r.close()
+    if is_checkpoint:
+        arrays = read_checkpoint(path)[0]
+    else:
+        r = _open(path)
+        try:
+            extra = sorted(set(r.infos) - set(net.names))
+            if extra:
+                raise ConfigError(f"model.init.from: {path} holds {', '.join(extra)}, which this network "
+                                  f"({', '.join(net.names)}) does not have")
+            arrays = {}
+            for name in net.names:
+                if name not in r.infos:
+                    raise ConfigError(f"model.init.from: {path} has no {name} (the network needs {', '.join(net.names)})")
+                f, shape, dt, _ = r.header(name)
+                f.close()
+                if tuple(shape) != net.shapes[name]:
+                    raise ConfigError(f"model.init.from: {name} in {path} has shape {tuple(shape)}, "
+                                      f"model.layers {net.layers} need {net.shapes[name]}")
+                if dt.kind not in "fiu":
+                    raise ConfigError(f"model.init.from: {name} in {path} has dtype {dt}; expected numbers")
+                arrays[name] = r.read(name, net.shapes[name])
+        finally:
+            r.close()
+    for name in net.names:
+        if name not in arrays:
+            raise ConfigError(f"model.init.from: {path} has no {name}")
+        if tuple(arrays[name].shape) != net.shapes[name]:
+            raise ConfigError(f"model.init.from: {name} in {path} has shape {tuple(arrays[name].shape)}, "
+                              f"model.layers {net.layers} need {net.shapes[name]}")
+        if not np.isfinite(arrays[name]).all():
+            raise ConfigError(f"model.init.from: {name} in {path} holds NaN or infinite values")
+    return {k: arrays[k] for k in net.names}

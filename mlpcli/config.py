@@ -1,0 +1,572 @@
+"""The configuration: a pydantic schema over the YAML file, validated before any work.
+
+Every name (activation, loss, initialiser, optimiser, schedule, dataset) is checked against
+its registry, and every parameter against the parameters that name takes, so the schema
+never repeats a list of names. Errors name the file, the key path, the line and what was
+expected, in one line: ``configs/x.yaml:7: optimizer.lr: must be > 0 (got -1)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from .activations import ACTIVATIONS
+from .errors import ConfigError, did_you_mean, unknown_name
+from .initializers import INIT_PARAMS
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
+from .schedules import SCHEDULE_PARAMS
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; anything over 1 MiB is refused
+MAX_YAML_NODES = 100_000  # nodes after expanding aliases ("billion laughs" is refused)
+
+# the loss an output activation implies and the output a loss implies, when only one is given
+LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "squared_error": "identity"}
+
+# dataset name -> the keys it takes beyond the common ones (name, normalize, scale, validation_split)
+DATASET_KEYS = {
+    "xor": ("repeat", "noise"),
+    "regression": ("function", "n_samples", "noise", "x_scale", "test_fraction"),
+    "mnist": ("path",),
+    "npy": ("train", "test"),
+}
+REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
+
+
+def _err(kind: str, msg: str, **ctx):
+    return PydanticCustomError(kind, msg, ctx)
+
+
+def _check_name(kind: str, value, valid) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise _err("unknown_name", "{msg}", msg=unknown_name(kind, value, list(valid)))
+    return value
+
+
+class Section(BaseModel):
+    """A mapping of the config: unknown keys are errors that suggest the closest valid key."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        if isinstance(data, dict):
+            valid = [f.alias or n for n, f in cls.model_fields.items()]
+            for key in data:
+                if key not in valid and key not in cls.model_fields:
+                    raise _err("unknown_key", "unknown key {key!r}{hint} (valid: {valid})",
+                               key=str(key), hint=did_you_mean(key, valid), valid=", ".join(valid))
+        elif data is not None and not isinstance(data, BaseModel):
+            raise _err("not_a_mapping", "expected a mapping of keys (got {got!r})", got=data)
+        return data
+
+    def _only_keys_of(self, name: str, allowed, common=()) -> None:
+        """Refuse keys that the chosen ``name`` does not take (e.g. ``betas`` for sgd)."""
+        for key in self.model_fields_set - {"name", *allowed, *common}:
+            field = self.model_fields[key]
+            raise _err("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
+                       key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
+
+
+class XY(Section):
+    x: str = Field(description="Path of the inputs (.npy), or of an .npz holding x and y.")
+    y: str | None = Field(None, description="Path of the targets (.npy); omitted for an .npz.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_path(cls, v):
+        return {"x": v} if isinstance(v, str) else v
+
+    @field_validator("x", "y")
+    @classmethod
+    def _absolute(cls, v):
+        return None if v is None else os.path.abspath(os.path.expanduser(v))
+
+
+class DataConfig(Section):
+    name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.")
+    normalize: Literal["none", "scale", "standard"] = Field(
+        "none", description="Input normalisation, fitted on the training split: none, scale (divide by `scale`), standard (zero mean, unit variance).")
+    scale: float = Field(255.0, gt=0, description="Divisor for `normalize: scale`.")
+    validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training set held out for validation.")
+    repeat: int = Field(1, ge=1, description="xor: repeat the four points this many times.")
+    noise: float = Field(0.0, ge=0, description="xor/regression: std of Gaussian noise (xor: on inputs; regression: on targets).")
+    function: str = Field("quadratic", description=f"regression: {', '.join(REGRESSION_FUNCTIONS)}.")
+    n_samples: int = Field(1000, ge=2, description="regression: number of samples (train + test).")
+    x_scale: float = Field(20.0, gt=0, description="regression: inputs x in [-10, 10] are divided by x_scale (the notes' lab: 20).")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="regression: fraction of samples in the test split.")
+    path: str = Field("data/mnist", description="mnist: directory with train_images.npy, train_labels.npy, test_images.npy, test_labels.npy.")
+    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.")
+    test: XY | None = Field(None, description="npy: test data, as train.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _check_name("dataset", v, DATASET_KEYS)
+
+    @field_validator("function")
+    @classmethod
+    def _function(cls, v):
+        return _check_name("regression function", v, REGRESSION_FUNCTIONS)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, v):
+        return os.path.abspath(os.path.expanduser(v))
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, DATASET_KEYS[self.name], ("normalize", "scale", "validation_split"))
+        if self.name == "npy" and self.train is None:
+            raise _err("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path")
+        return self
+
+
+class InitConfig(Section):
+    name: str | None = Field("xavier", description="Initialiser: normal, xavier/glorot, he.")
+    std: float | None = Field(None, gt=0, description="normal: standard deviation (default 0.01).")
+    path: str | None = Field(None, alias="from", description="Explicit starting weights (.npz with checkpoint keys W1, b1, ...).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, v):
+        return None if v is None else os.path.abspath(os.path.expanduser(v))
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.path is not None:
+            if "name" in self.model_fields_set or self.std is not None:
+                raise _err("init_from", "'from' gives the weights; it takes no initialiser name or std")
+            self.name = None
+            return self
+        _check_name("initialiser", self.name, INIT_PARAMS)
+        self._only_keys_of(self.name, tuple(INIT_PARAMS[self.name]))
+        return self
+
+    def params(self) -> dict:
+        """The parameters this initialiser takes, defaults filled in."""
+        return {k: (self.std if k == "std" and self.std is not None else v) for k, v in INIT_PARAMS[self.name].items()}
+
+
+class ModelConfig(Section):
+    layers: list[int] = Field([2, 4, 1], min_length=2, description="Layer widths, input first and output last, e.g. [784, 256, 10].")
+    activation: Any = Field("tanh", description=f"Hidden activation, or a list with one per hidden layer: {', '.join(a for a in ACTIVATIONS if not ACTIVATIONS[a].output_only)}; leaky_relu as {{name: leaky_relu, alpha: 0.1}}.")
+    output: Any = Field(None, description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error).")
+    bias: bool = Field(True, description="Layers with biases (false: z = W a).")
+    init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.")
+
+    @field_validator("layers")
+    @classmethod
+    def _widths(cls, v):
+        for w in v:
+            if w < 1:
+                raise _err("width", "layer widths must be >= 1 (got {v})", v=v)
+        return v
+
+    @field_validator("activation")
+    @classmethod
+    def _hidden(cls, v):
+        items = v if isinstance(v, list) else [v]
+        out = [_activation(a) for a in items]
+        for a in out:
+            name = a if isinstance(a, str) else a["name"]
+            if ACTIVATIONS[name].output_only:
+                raise _err("output_only", "{name!r} is an output activation; it cannot be a hidden one", name=name)
+        return out if isinstance(v, list) else out[0]
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, v):
+        return None if v is None else _activation(v)
+
+    @model_validator(mode="after")
+    def _count(self):
+        if isinstance(self.activation, list) and len(self.activation) != len(self.layers) - 2:
+            raise _err("count", "{n} hidden layers need {n} hidden activations (got {k})",
+                       n=len(self.layers) - 2, k=len(self.activation))
+        return self
+
+    def output_name(self) -> str:
+        return self.output if isinstance(self.output, str) else self.output["name"]
+
+    def all_activations(self) -> list:
+        hidden = self.activation if isinstance(self.activation, list) else [self.activation] * (len(self.layers) - 2)
+        return [*hidden, self.output]
+
+
+def _activation(v):
+    if isinstance(v, dict):
+        name = _check_name("activation", v.get("name"), ACTIVATIONS)
+        allowed = ACTIVATIONS[name].params
+        for k, val in v.items():
+            if k != "name" and k not in allowed:
+                raise _err("not_a_parameter", "activation {name!r} takes no parameter {k!r}", name=name, k=k)
+            if k == "alpha" and (not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val < 1):
+                raise _err("range", "leaky_relu alpha must be a number in [0, 1) (got {v!r})", v=val)
+        return dict(v)
+    return _check_name("activation", v, ACTIVATIONS)
+
+
+class OptimizerConfig(Section):
+    name: str = Field("sgd", description=f"Optimiser: {', '.join(OPTIMIZERS)}.")
+    lr: float = Field(0.1, gt=0, description="Learning rate (the schedule's starting rate).")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd, rmsprop: momentum.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam: decay rates of the moment estimates.")
+    eps: float = Field(1e-8, gt=0, description="adam, rmsprop: added to the denominator.")
+    alpha: float = Field(0.99, gt=0, lt=1, description="rmsprop: smoothing constant.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _check_name("optimizer", v, OPTIMIZERS)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v):
+        if not all(0 <= b < 1 for b in v):
+            raise _err("range", "betas must both be in [0, 1) (got {v})", v=list(v))
+        return v
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, tuple(OPTIMIZERS[self.name].hyperparams), ("lr",))
+        if self.nesterov and not self.momentum:
+            raise _err("nesterov", "nesterov needs momentum > 0")
+        return self
+
+    def hyperparams(self) -> dict:
+        return {k: getattr(self, k) for k in OPTIMIZERS[self.name].hyperparams}
+
+
+class ScheduleConfig(Section):
+    name: str = Field("constant", description=f"Learning-rate schedule, per epoch: {', '.join(SCHEDULE_PARAMS)}.")
+    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr * (e+1)/W for the first W epochs.")
+    step_size: int = Field(10, ge=1, description="step: multiply by gamma every step_size epochs.")
+    gamma: float | None = Field(None, gt=0, le=1, description="step (default 0.1), exponential (default 0.95): decay factor.")
+    min_lr: float = Field(0.0, ge=0, description="cosine, plateau: lowest rate.")
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: multiply the rate by factor ...")
+    patience: int = Field(10, ge=0, description="plateau: ... after this many epochs without improvement.")
+    min_delta: float = Field(0.0, ge=0, description="plateau: improvement smaller than this does not count.")
+    cooldown: int = Field(0, ge=0, description="plateau: epochs to wait after a reduction.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _check_name("schedule", v, SCHEDULE_PARAMS)
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, tuple(SCHEDULE_PARAMS[self.name]), ("warmup_epochs",))
+        return self
+
+    def params(self) -> dict:
+        """The parameters this schedule takes, defaults filled in."""
+        given = {k: getattr(self, k) for k in SCHEDULE_PARAMS[self.name]}
+        return {k: v if v is not None else SCHEDULE_PARAMS[self.name][k] for k, v in given.items()}
+
+
+MONITORS = ("val_loss", "train_loss", "val_accuracy", "train_accuracy")
+
+
+class EarlyStoppingConfig(Section):
+    monitor: Literal["val_loss", "train_loss", "val_accuracy", "train_accuracy"] = Field(
+        "val_loss", description="Metric to watch (val_* needs data.validation_split or a validation split).")
+    patience: int = Field(10, ge=0, description="Stop after this many epochs without improvement.")
+    min_delta: float = Field(0.0, ge=0, description="Improvement smaller than this does not count.")
+    restore_best: bool = Field(True, description="Finish with the weights of the best epoch.")
+
+
+class TrainingConfig(Section):
+    epochs: int = Field(100, ge=0, description="Epochs to train (0: write the initial weights and stop).")
+    batch_size: int | str = Field(32, description="Samples per step: an integer >= 1, or 'full' (batch gradient descent).")
+    shuffle: bool = Field(True, description="Reshuffle the training set every epoch.")
+    dtype: Literal["float32", "float64"] = Field("float32", description="Floating point precision of training.")
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).")
+    grad_tol: float | None = Field(None, gt=0, description="Stop when the full-batch gradient norm falls below this.")
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch(cls, v):
+        if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise _err("batch_size", "expected an integer >= 1 or 'full' (got {v!r})", v=v)
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _es(cls, v):
+        if v is True:
+            return {}
+        return None if v is False else v
+
+
+class OutputConfig(Section):
+    dir: str | None = Field(None, description="Run directory (default runs/<config name>-<timestamp>).")
+
+    @field_validator("dir")
+    @classmethod
+    def _absolute(cls, v):
+        return None if v is None else os.path.abspath(os.path.expanduser(v))
+
+
+class Config(Section):
+    """The whole configuration of a run."""
+
+    seed: int = Field(0, description="Seed of every random stream (init, shuffling, data noise).")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).")
+    l2: float = Field(0.0, ge=0, description="L2 penalty lambda: adds lambda/2 * sum ||W||^2.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v):
+        return None if v is None else _check_name("loss", v, LOSSES)
+
+    @model_validator(mode="after")
+    def _output_and_loss(self):
+        m = self.model
+        if self.loss is None:
+            self.loss = LOSS_FOR_OUTPUT.get(m.output_name(), "squared_error") if m.output else "binary_cross_entropy"
+        if m.output is None:
+            m.output = OUTPUT_FOR_LOSS[self.loss]
+        need = LOSSES[self.loss].requires_output
+        if need and m.output_name() != need:
+            raise _err("loss_output", "loss {loss!r} needs output activation {need!r} (model.output is {got!r})",
+                       loss=self.loss, need=need, got=m.output_name())
+        if self.loss == "cross_entropy" and m.layers[-1] < 2:
+            raise _err("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output")
+        es = self.training.early_stopping
+        if es is not None and self.training.epochs and es.monitor.startswith("val_") and not self.data.validation_split:
+            raise _err("monitor", "early_stopping.monitor {m!r} needs data.validation_split > 0", m=es.monitor)
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def source(self) -> str | None:
+        return getattr(self, "_source", None)
+
+    def to_dict(self) -> dict:
+        """The resolved config, as saved in the run directory: every key that applies, defaults filled in."""
+        d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        keep = ("name", "normalize", "validation_split", *DATASET_KEYS[self.data.name])
+        d["data"] = {k: v for k, v in d["data"].items() if k in keep or (k == "scale" and self.data.normalize == "scale")}
+        init = self.model.init
+        d["model"]["init"] = {"from": init.path} if init.path else {"name": init.name, **init.params()}
+        d["optimizer"] = {"name": self.optimizer.name, "lr": self.optimizer.lr,
+                          **{k: list(v) if isinstance(v, tuple) else v for k, v in self.optimizer.hyperparams().items()}}
+        d["schedule"] = {"name": self.schedule.name, "warmup_epochs": self.schedule.warmup_epochs, **self.schedule.params()}
+        return d
+
+
+# ---------------------------------------------------------------------------- YAML
+class _Loader(yaml.SafeLoader):
+    """safe_load's loader; only data types, never Python objects."""
+
+
+def _parse_yaml(text: str, source: str):
+    """(data, node): safe_load with duplicate keys and alias bombs refused, keeping line marks."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_nodes(node, source)
+        return loader.construct_document(node), node
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = e.problem or e.context or "invalid YAML"
+        if "constructor" in str(problem) or "tag" in str(problem):
+            problem = f"{problem} (only plain YAML data is allowed: no tags such as !!python/...)"
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root, source):
+    """Refuse duplicate keys, and documents whose aliases expand to too many nodes."""
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # guards against recursive aliases
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in seen and k.value != "<<":
+                        raise ConfigError(f"{source}:{k.start_mark.line + 1}: duplicate key {k.value!r} "
+                                          f"(first at line {seen[k.value]})")
+                    seen[k.value] = k.start_mark.line + 1
+                total += size(k) + size(v)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v) for v in node.value)
+        if total > MAX_YAML_NODES:
+            raise ConfigError(f"{source}: the YAML expands to more than {MAX_YAML_NODES} nodes (alias bomb?)")
+        sizes[id(node)] = total
+        return total
+
+    size(root)
+
+
+def _line_of(node, path) -> int | None:
+    """The line (1-based) of the deepest key of ``path`` present in the YAML node tree."""
+    line = None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def read_yaml_file(path) -> tuple[Any, Any]:
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise ConfigError(f"{path}: is a directory, expected a YAML config file")
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is too large for a config (limit {MAX_CONFIG_BYTES})")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    return _parse_yaml(text, str(path))
+
+
+def apply_overrides(data: dict, overrides, source: str = "--set") -> dict:
+    """Apply ``key.path=value`` strings (value parsed as YAML) to the raw config mapping."""
+    for item in overrides:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{source} {item!r}: expected key.path=value (e.g. optimizer.lr=0.05)")
+        val, _ = _parse_yaml(value, f"{source} {key}") if value.strip() else (None, None)
+        parts = key.split(".")
+        target = data
+        for i, part in enumerate(parts[:-1]):
+            nxt = target.get(part)
+            if nxt is None:
+                nxt = target[part] = {}
+            elif isinstance(nxt, str) and part in ("init", "optimizer", "schedule"):
+                nxt = target[part] = {"name": nxt}  # e.g. optimizer: adam, then --set optimizer.lr=...
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{source} {key}: {'.'.join(parts[: i + 1])} is not a mapping (it is {nxt!r})")
+            target = nxt
+        target[parts[-1]] = val
+    return data
+
+
+def _format_error(err: dict, source: str, node, overridden) -> str:
+    loc = [p for p in err["loc"] if p != "__root__"]
+    ctx = err.get("ctx") or {}
+    if err["type"] == "unknown_key":
+        loc = [*loc, ctx["key"]]
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    inp = err.get("input")
+    if err["type"] not in ("unknown_key", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
+        msg = f"{msg} (got {inp!r})"
+    if err["type"] == "missing":
+        msg = "required key is missing"
+    if any(path == o or path.startswith(o + ".") for o in overridden):
+        return f"{source}: --set {path}: {msg}"
+    line = _line_of(node, loc) if node is not None else None
+    where = f"{source}:{line}" if line else source
+    return f"{where}: {path}: {msg}"
+
+
+def validate(data, source: str = "<config>", node=None, overridden=()) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level (got a {type(data).__name__})")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        first = _format_error(errors[0], source, node, overridden)
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ConfigError(first + more) from None
+    cfg._source = source
+    return cfg
+
+
+def load_config(path=None, overrides=()) -> Config:
+    """The validated config of a YAML file (or all defaults), with ``key.path=value`` overrides."""
+    if path is None:
+        data, node, source = {}, None, "<defaults>"
+    else:
+        data, node = read_yaml_file(path)
+        source = str(path)
+        if data is None:
+            data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level (got a {type(data).__name__})")
+    overrides = list(overrides)
+    apply_overrides(data, overrides)
+    overridden = [str(o).partition("=")[0].strip() for o in overrides]
+    cfg = validate(data, source, node, overridden)
+    cfg._name = Path(path).stem if path is not None else "default"
+    return cfg
+
+
+def config_name(cfg) -> str:
+    return getattr(cfg, "_name", None) or "run"
+
+
+def json_schema() -> dict:
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlpcli config"
+    return schema

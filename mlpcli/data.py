@@ -1,0 +1,300 @@
+"""Datasets by config name, normalisation fitted on the training split, and data checks.
+
+``load_data(cfg)`` returns a :class:`Dataset` with ``train``, ``val`` and ``test`` splits of
+``(X, y)``. Inputs are float arrays of the training dtype (a very large ``.npy`` stays
+memory-mapped and batches are gathered and normalised from it); targets stay as given
+(integer labels or float values) and are shaped for the loss by ``targets_for``.
+Every check that needs the data (widths, label range, finite values) runs here, before
+any training.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DataError
+
+MATERIALIZE_LIMIT = 2 << 30  # inputs up to 2 GiB (as floats) are normalised once in memory
+
+
+@dataclass
+class Split:
+    X: np.ndarray  # (n, n_in), float; or a LazyInputs view of a memory-mapped file
+    y: np.ndarray  # (n,) integer labels, or (n,) / (n, k) float targets
+
+    def __len__(self):
+        return len(self.y)
+
+
+@dataclass
+class Dataset:
+    train: Split
+    test: Split | None = None
+    val: Split | None = None
+    task: str = "classification"
+    normalizer: dict = field(default_factory=lambda: {"kind": "none"})
+    source: str = ""
+
+    def split(self, name: str) -> Split:
+        s = getattr(self, name)
+        if s is None:
+            raise DataError(f"{self.source}: no {name!r} split in this dataset" +
+                            (" (set data.validation_split)" if name == "val" else ""))
+        return s
+
+
+# ---------------------------------------------------------------------------- normalisation
+def fit_normalizer(cfg_data, X) -> dict:
+    """Statistics from the training inputs only: none, scale (1/scale) or standard (mean, std)."""
+    kind = cfg_data.normalize
+    if kind == "scale":
+        return {"kind": "scale", "scale": float(cfg_data.scale)}
+    if kind == "standard":
+        mean = np.zeros(X.shape[1])
+        sq = np.zeros(X.shape[1])
+        for i in range(0, len(X), 8192):  # chunked: works on memory-mapped files too
+            c = np.asarray(X[i : i + 8192], dtype=np.float64)
+            mean += c.sum(0)
+            sq += (c * c).sum(0)
+        mean /= len(X)
+        std = np.sqrt(np.maximum(sq / len(X) - mean**2, 0.0))
+        std[std < 1e-8] = 1.0  # constant features (MNIST's border pixels) are only centred
+        return {"kind": "standard", "mean": mean.tolist(), "std": std.tolist()}
+    return {"kind": "none"}
+
+
+def normalize_(X, norm: dict):
+    """Apply the normaliser in place to float inputs: X <- (X - shift) * factor."""
+    dtype = X.dtype
+    if norm["kind"] == "scale":
+        X *= np.asarray(1.0 / norm["scale"], dtype)
+    elif norm["kind"] == "standard":
+        X -= np.asarray(norm["mean"], dtype)
+        X *= np.asarray(1.0 / np.asarray(norm["std"]), dtype)
+    return X
+
+
+def prepare_inputs(X, norm, dtype):
+    """Normalised float inputs: in memory, or a lazy view when the file is too large."""
+    if np.dtype(dtype).itemsize * np.prod(X.shape, dtype=np.int64) > MATERIALIZE_LIMIT:
+        return LazyInputs(X, norm, dtype)
+    return normalize_(np.array(X, dtype=dtype), norm)  # np.array copies: a memmap is never written
+
+
+class LazyInputs:
+    """Rows of a memory-mapped array, normalised as they are read (for files larger than memory)."""
+
+    def __init__(self, X, norm, dtype):
+        self.raw, self.norm, self.dtype = X, norm, np.dtype(dtype)
+        self.shape, self.ndim = X.shape, 2
+
+    def __len__(self):
+        return len(self.raw)
+
+    def __getitem__(self, idx):
+        return normalize_(np.array(self.raw[idx], dtype=self.dtype), self.norm)
+
+    def take(self, idx, out):
+        out[...] = self.raw[np.asarray(idx)]
+        return normalize_(out, self.norm)
+
+
+# ---------------------------------------------------------------------------- loading arrays
+def load_array(path, what: str = "array") -> np.ndarray:
+    """A numeric array from .npy (memory-mapped) or the x/y of an .npz; never unpickles."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        msg = str(e)
+        if "pickle" in msg.lower() or "object" in msg.lower():
+            raise DataError(f"{path}: holds Python objects (an object array); expected a numeric array") from None
+        raise DataError(f"{path}: not a readable .npy/.npz file: {msg}") from None
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npy/.npz file: {e}") from None
+    if isinstance(a, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: an .npz holds several arrays; give it as the split itself (train: {path})")
+    return _numeric(a, path)
+
+
+def _numeric(a, path):
+    if a.dtype.kind not in "biuf" or a.dtype.hasobject:
+        raise DataError(f"{path}: dtype {a.dtype} is not numeric; expected integers or floats")
+    return a
+
+
+def load_xy(spec, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of an ``XY`` config: two .npy files, or one .npz with arrays x and y."""
+    if spec.y is None:
+        path = spec.x
+        if not os.path.exists(path):
+            raise DataError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if not isinstance(z, np.lib.npyio.NpzFile) or not {"x", "y"} <= set(z.files):
+                    raise DataError(f"{path}: expected an .npz with arrays 'x' and 'y' (or give {what}.y)")
+                X, y = _numeric(z["x"], f"{path}[x]"), _numeric(z["y"], f"{path}[y]")
+        except DataError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any malformed file is one DataError
+            raise DataError(f"{path}: not a readable .npz file: {e}") from None
+        return X, y
+    return load_array(spec.x), load_array(spec.y)
+
+
+# ---------------------------------------------------------------------------- datasets
+def _xor(d, rng):
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+    y = np.array([0, 1, 1, 0])
+    Xtr, ytr = np.tile(X, (d.repeat, 1)), np.tile(y, d.repeat)
+    if d.noise:
+        Xtr = Xtr + rng.normal(0.0, d.noise, size=Xtr.shape)
+    return (Xtr, ytr), (X, y)
+
+
+def _regression(d, rng):
+    n = d.n_samples
+    if d.function == "quadratic":  # the notes' lab: (x1^2, x2^2, 2 x1 x2)
+        x = rng.uniform(-10, 10, size=(n, 2)) / d.x_scale
+        y = np.stack([x[:, 0] ** 2, x[:, 1] ** 2, 2 * x[:, 0] * x[:, 1]], axis=1)
+    elif d.function == "sine":
+        x = rng.uniform(-10, 10, size=(n, 1)) / d.x_scale
+        y = np.sin(2 * np.pi * x)
+    else:  # linear: y = x . w + 0.5 with fixed weights
+        x = rng.uniform(-10, 10, size=(n, 3)) / d.x_scale
+        y = x @ np.array([[1.5], [-2.0], [0.5]]) + 0.5
+    if d.noise:
+        y = y + rng.normal(0.0, d.noise, size=y.shape)
+    n_test = max(1, int(round(n * d.test_fraction)))
+    return (x[n_test:], y[n_test:]), (x[:n_test], y[:n_test])
+
+
+def _mnist(d, rng):
+    root = d.path
+    names = ["train_images", "train_labels", "test_images", "test_labels"]
+    missing = [n for n in names if not os.path.exists(os.path.join(root, n + ".npy"))]
+    if missing:
+        raise DataError(f"{root}: no MNIST here (missing {', '.join(m + '.npy' for m in missing)}); "
+                        f"create it with: mlp data mnist --out {root}")
+    arrays = [load_array(os.path.join(root, n + ".npy")) for n in names]
+    out = []
+    for X, y, n in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        if X.ndim == 3 and X.shape[1:] == (28, 28):
+            X = X.reshape(len(X), 784)
+        if X.ndim != 2 or X.shape[1] != 784:
+            raise DataError(f"{root}/{n}_images.npy: shape {X.shape}; expected (N, 28, 28) or (N, 784)")
+        out.append((X, y))
+    return out[0], out[1]
+
+
+def _npy(d, rng):
+    train = load_xy(d.train, "data.train")
+    test = load_xy(d.test, "data.test") if d.test is not None else None
+    return train, test
+
+
+DATASETS = {"xor": _xor, "regression": _regression, "mnist": _mnist, "npy": _npy}
+
+
+def _check_split(X, y, name, source):
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise DataError(f"{source}: {name} inputs have shape {X.shape}; expected (n_samples, n_features)")
+    if len(X) != len(y):
+        raise DataError(f"{source}: {name} has {len(X)} inputs but {len(y)} targets")
+    if len(X) == 0:
+        raise DataError(f"{source}: {name} split is empty")
+    if y.ndim > 2:
+        raise DataError(f"{source}: {name} targets have shape {y.shape}; expected (n,) or (n, k)")
+    return X, y
+
+
+def _check_finite(a, name, source):
+    if a.dtype.kind == "f":
+        for i in range(0, len(a), 65536):  # chunked: memory-mapped files are not read whole
+            if not np.isfinite(a[i : i + 65536]).all():
+                raise DataError(f"{source}: {name} contains NaN or infinite values")
+
+
+def load_data(cfg, rng=None) -> Dataset:
+    """Load, split, check and normalise the dataset ``cfg.data`` for the model ``cfg.model``."""
+    from .rng import streams
+
+    d = cfg.data
+    rng = rng if rng is not None else streams(cfg.seed)["data"]
+    source = {"mnist": d.path, "npy": getattr(d.train, "x", "")}.get(d.name, f"data {d.name}")
+    (Xtr, ytr), test = DATASETS[d.name](d, rng)
+    Xtr, ytr = _check_split(np.asarray(Xtr) if not isinstance(Xtr, np.memmap) else Xtr, np.asarray(ytr), "train", source)
+    if test is not None:
+        Xte, yte = _check_split(test[0], np.asarray(test[1]), "test", source)
+    for a, n in ((Xtr, "train inputs"), (ytr, "train targets")) + (((Xte, "test inputs"), (yte, "test targets")) if test is not None else ()):
+        _check_finite(a, n, source)
+    task = check_fits_model(cfg, Xtr, ytr, source, "train")
+    if test is not None:
+        check_fits_model(cfg, Xte, yte, source, "test")
+
+    val = None
+    if d.validation_split:
+        n_val = int(round(len(ytr) * d.validation_split))
+        if n_val < 1 or n_val >= len(ytr):
+            raise DataError(f"{source}: validation_split {d.validation_split} of {len(ytr)} samples leaves an empty split")
+        perm = rng.permutation(len(ytr))
+        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        val = (Xtr[vi], ytr[vi])
+        Xtr, ytr = Xtr[ti], ytr[ti]
+    norm = fit_normalizer(d, Xtr)
+    dtype = cfg.training.dtype
+    ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype), ytr), task=task, normalizer=norm, source=source)
+    if val is not None:
+        ds.val = Split(prepare_inputs(val[0], norm, dtype), val[1])
+    if test is not None:
+        ds.test = Split(prepare_inputs(Xte, norm, dtype), yte)
+    return ds
+
+
+def check_fits_model(cfg, X, y, source, name) -> str:
+    """The checks that need both data and model: input width, target kind and label range."""
+    layers, loss = cfg.model.layers, cfg.loss
+    k = layers[-1]
+    if X.shape[1] != layers[0]:
+        raise DataError(f"{source}: {name} inputs have {X.shape[1]} features but model.layers[0] is {layers[0]}")
+    integer = y.dtype.kind in "biu"
+    if loss in ("cross_entropy", "binary_cross_entropy") or (integer and y.ndim == 1):
+        task = "classification"
+    else:
+        task = "regression"
+    if task == "classification":
+        if y.ndim == 1:
+            if not integer:
+                if loss == "binary_cross_entropy" and np.isin(y, (0.0, 1.0)).all():
+                    return task
+                raise DataError(f"{source}: {name} labels are floats ({y.dtype}); {loss} needs integer class labels "
+                                f"(or one-hot rows)")
+            lo, hi = int(y.min()), int(y.max())
+            n_classes = 2 if k == 1 else k
+            if lo < 0 or hi >= n_classes:
+                raise DataError(f"{source}: {name} labels range over [{lo}, {hi}] but the output layer "
+                                f"({k} unit{'s' if k > 1 else ''}) predicts classes 0..{n_classes - 1}")
+        elif y.shape[1] != k:
+            raise DataError(f"{source}: {name} targets have {y.shape[1]} columns but model.layers[-1] is {k}")
+    else:
+        width = 1 if y.ndim == 1 else y.shape[1]
+        if width != k:
+            raise DataError(f"{source}: {name} targets have {width} column(s) but model.layers[-1] is {k}")
+    return task
+
+
+def targets_for(y, loss_name: str, k: int, dtype):
+    """Targets in the form the loss takes: integer labels for cross_entropy, one-hot for SE with k > 1."""
+    y = np.asarray(y)
+    if loss_name == "cross_entropy":
+        return y.astype(np.intp) if y.ndim == 1 else y.astype(dtype)
+    if y.ndim == 1 and y.dtype.kind in "biu" and k > 1:  # labels, squared error on k outputs
+        return np.eye(k, dtype=dtype)[y]
+    return (y.reshape(-1, 1) if y.ndim == 1 else y).astype(dtype)

@@ -1,0 +1,115 @@
+"""Losses ``L(yhat, y)`` averaged over the m samples of a batch, keyed by config name.
+
+Like the costs of Nielsen's ``network2.py``, a loss is a tiny class with ``fn`` (the value)
+and ``delta`` (the error signal of the output layer, ``delta = dL/dZ``, the batch mean
+already taken, so backprop never divides by m again). Cross-entropy losses are fused with
+their output activation and computed from the logits ``Z``: their ``delta`` is ``(p - y)/m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, unknown_name
+
+
+class SquaredError:
+    """L = 1/(2m) * sum_i ||yhat_i - y_i||^2, for any output activation."""
+
+    name = "squared_error"
+    requires_output = None
+
+    def __init__(self, output):
+        self.output = output  # the output layer's bound activation
+
+    def targets(self, y, k, dtype):
+        y = np.asarray(y, dtype=dtype)
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def fn(self, Z, A, Y):
+        m = len(A)
+        diff = A - Y
+        return 0.5 * float(np.vdot(diff, diff)) / m
+
+    def delta(self, Z, A, Y, out, work):
+        # dL/dA = (A - Y)/m, then through the output activation: delta = dL/dA * g'(z)
+        np.subtract(A, Y, out=out)
+        out *= 1.0 / len(A)
+        return self.output.backward(out, A, out, work)
+
+
+class BinaryCrossEntropy:
+    """L = -1/m * sum_i sum_k [y log p + (1-y) log(1-p)], p = sigmoid(z), from the logits."""
+
+    name = "binary_cross_entropy"
+    requires_output = "sigmoid"
+
+    def __init__(self, output):
+        self.output = output
+
+    def targets(self, y, k, dtype):
+        y = np.asarray(y)
+        return np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=dtype)
+
+    def fn(self, Z, A, Y):
+        # -[y log p + (1-y) log(1-p)] = max(z, 0) - y z + log(1 + e^-|z|): stable for any z
+        t = np.log1p(np.exp(-np.abs(Z)))
+        t += np.maximum(Z, 0)
+        t -= Y * Z
+        return float(t.sum()) / len(Z)
+
+    def delta(self, Z, A, Y, out, work):
+        np.subtract(A, Y, out=out)  # (p - y)/m: the sigmoid's derivative cancels
+        out *= 1.0 / len(A)
+        return out
+
+
+class CrossEntropy:
+    """L = -1/m * sum_i sum_k t_ik log softmax(z_i)_k, from the logits (log-sum-exp).
+
+    Targets are integer class labels (N,) or rows of class probabilities / one-hot (N, k).
+    """
+
+    name = "cross_entropy"
+    requires_output = "softmax"
+
+    def __init__(self, output):
+        self.output = output
+
+    def targets(self, y, k, dtype):
+        y = np.asarray(y)
+        if y.ndim == 1:
+            return y.astype(np.intp, copy=False)
+        return y.astype(dtype, copy=False)
+
+    def fn(self, Z, A, Y):
+        m = len(Z)
+        zmax = Z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(Z - zmax).sum(axis=1)) + zmax[:, 0]  # log sum_j e^z_j, (m,)
+        if Y.ndim == 1:  # integer labels: -log softmax(z)_y = lse - z_y
+            return float((lse - Z[np.arange(m), Y]).sum()) / m
+        return float((Y.sum(axis=1) * lse).sum() - np.vdot(Y, Z)) / m
+
+    def delta(self, Z, A, Y, out, work):
+        np.copyto(out, A)  # (p - t)/m: the softmax Jacobian cancels
+        if Y.ndim == 1:
+            out[np.arange(len(Y)), Y] -= 1.0
+        else:
+            out -= Y
+        out *= 1.0 / len(A)
+        return out
+
+
+LOSSES = {cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy)}
+
+
+def get_loss(name: str, output):
+    """The loss ``name`` bound to the output layer's activation (checked to fit the loss)."""
+    if name not in LOSSES:
+        raise ConfigError(unknown_name("loss", name, list(LOSSES)))
+    cls = LOSSES[name]
+    if cls.requires_output and output.name != cls.requires_output:
+        raise ConfigError(
+            f"loss {name!r} needs output activation {cls.requires_output!r} (got {output.name!r})"
+        )
+    return cls(output)

@@ -1,0 +1,252 @@
+"""The multilayer perceptron of the notes, batch-first.
+
+Layer l computes ``Z = A_prev @ W.T + b`` and ``A = g(Z)``, with ``W`` shaped (out, in) as
+``W^[l]``. Backpropagation with the error signal ``delta = dL/dZ``::
+
+    dW = delta.T @ A_prev        db = delta.sum(0)        dA_prev = delta @ W
+    delta_prev = dA_prev * g'(z_prev)
+
+The loss has already divided by the batch size m, so nothing here does. All parameters live
+in one flat vector (each ``W_l``, ``b_l`` is a view into it) and so do their gradients: an
+optimiser step is then a few vectorised calls. Training passes reuse per-batch-size buffers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import get_activation
+from .errors import ConfigError
+from .losses import get_loss
+from .metrics import predicted_classes
+
+PREDICT_CHUNK = 8192  # rows per forward pass in predict/evaluate: bounded memory, fast GEMMs
+
+
+class _Workspace:
+    """Preallocated buffers for one batch size: Z/A per layer, deltas and scratch."""
+
+    def __init__(self, n, layers, dtype):
+        sizes = layers[1:]
+        self.A = [np.empty((n, m), dtype) for m in sizes]  # hidden layers: Z overwritten by A
+        self.Z_out = np.empty((n, sizes[-1]), dtype)  # the logits are kept for the loss
+        self.delta = [np.empty((n, m), dtype) for m in sizes]
+        self.work = [np.empty((n, m), dtype) for m in sizes]
+        self.X = np.empty((n, layers[0]), dtype)  # the gathered input batch
+        self.pred = np.empty(n, np.intp)
+
+
+class MLP:
+    """A fully connected network ``layers = [n_in, m_1, ..., n_out]`` with one activation per layer."""
+
+    def __init__(self, layers, activations, loss="squared_error", *, bias=True, dtype="float32", l2=0.0):
+        self.layers = [int(n) for n in layers]
+        if len(self.layers) < 2 or min(self.layers) < 1:
+            raise ConfigError(f"layers must list at least an input and an output width >= 1 (got {layers})")
+        L = len(self.layers) - 1
+        if isinstance(activations, (str, dict)):
+            activations = [activations] * L
+        if len(activations) != L:
+            raise ConfigError(f"{L} layers need {L} activations (got {len(activations)})")
+        self.activations = [get_activation(a) for a in activations]
+        for g in self.activations[:-1]:
+            if g.spec.output_only:
+                raise ConfigError(f"activation {g.name!r} is for the output layer only")
+        self.loss = get_loss(loss, self.activations[-1])
+        self.bias, self.l2, self.dtype = bool(bias), float(l2), np.dtype(dtype)
+        self.names, shapes = [], []
+        for l, (n, m) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=False), start=1):
+            self.names.append(f"W{l}")
+            shapes.append((m, n))
+            if self.bias:
+                self.names.append(f"b{l}")
+                shapes.append((m,))
+        self.shapes = dict(zip(self.names, shapes, strict=True))
+        self._flat, views = _flat_views(shapes, self.dtype)
+        self._grad_flat, gviews = _flat_views(shapes, self.dtype)
+        self.params = dict(zip(self.names, views, strict=True))
+        self.grads = dict(zip(self.names, gviews, strict=True))
+        self.W = [self.params[f"W{l}"] for l in range(1, L + 1)]
+        self.b = [self.params[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
+        self.dW = [self.grads[f"W{l}"] for l in range(1, L + 1)]
+        self.db = [self.grads[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
+        self._ws: dict[int, _Workspace] = {}
+        self.task = "classification" if (self.loss.name != "squared_error" or self.activations[-1].name in ("softmax", "sigmoid", "step")) else "regression"
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, cfg, rng=None) -> MLP:
+        """Build and initialise the network a config describes (seeded by ``cfg.seed``)."""
+        from .initializers import init_weights
+        from .rng import streams
+
+        m = cfg.model
+        net = cls(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
+        init = m.init
+        if init.path is not None:
+            from .checkpoint import read_weights
+
+            net.set_params(read_weights(init.path, net))
+        else:
+            rng = rng if rng is not None else streams(cfg.seed)["init"]
+            for W, W0 in zip(net.W, init_weights(init.name, rng, net.layers, net.dtype, **init.params()), strict=True):
+                W[...] = W0
+        return net
+
+    def set_params(self, params: dict) -> None:
+        for k, v in params.items():
+            if k not in self.params:
+                raise ConfigError(f"no parameter {k!r} in this network (has {', '.join(self.names)})")
+            if np.shape(v) != self.params[k].shape:
+                raise ConfigError(f"{k} has shape {np.shape(v)}, the network needs {self.params[k].shape}")
+            self.params[k][...] = v
+
+    def astype(self, dtype) -> MLP:
+        """A copy of this network computing in ``dtype`` (gradcheck uses float64)."""
+        net = MLP(self.layers, [{"name": g.name, **g.params} for g in self.activations], self.loss.name,
+                  bias=self.bias, dtype=dtype, l2=self.l2)
+        net._flat[...] = self._flat
+        return net
+
+    @property
+    def n_params(self) -> int:
+        return self._flat.size
+
+    def __repr__(self):
+        acts = ", ".join(map(repr, self.activations))
+        return f"MLP(layers={self.layers}, activations=[{acts}], loss={self.loss.name}, bias={self.bias}, dtype={self.dtype})"
+
+    # ------------------------------------------------------------------ forward
+    def _forward(self, X, ws):
+        """Forward pass into the workspace; returns (Z_out, A_out)."""
+        A_prev, L = X, len(self.W)
+        for l in range(L):
+            Z = ws.Z_out if l == L - 1 else ws.A[l]
+            np.matmul(A_prev, self.W[l].T, out=Z)  # Z = A_prev @ W.T + b, (n, m_l)
+            if self.bias:
+                Z += self.b[l]
+            self.activations[l].spec.forward(Z, ws.A[l], **self.activations[l].params)  # A = g(Z), in place for hidden layers
+            A_prev = ws.A[l]
+        return ws.Z_out, ws.A[-1]
+
+    def _workspace(self, n) -> _Workspace:
+        ws = self._ws.get(n)
+        if ws is None:
+            if len(self._ws) > 4:  # only a couple of batch sizes occur in a run
+                self._ws.clear()
+            ws = self._ws[n] = _Workspace(n, self.layers, self.dtype)
+        return ws
+
+    def _as_input(self, X):
+        X = np.asarray(X)
+        if X.ndim == 1:  # a column of scalars for a 1-input network, else one sample
+            X = X.reshape(-1, 1) if self.layers[0] == 1 else X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != self.layers[0]:
+            from .errors import DataError
+
+            raise DataError(f"input has shape {X.shape}, the network expects (n, {self.layers[0]})")
+        return X
+
+    def forward(self, X):
+        """The network's output ``A_L`` for inputs X (n, n_in), computed in chunks."""
+        X = self._as_input(X)
+        out = np.empty((len(X), self.layers[-1]), self.dtype)
+        for i in range(0, len(X), PREDICT_CHUNK):
+            Xc = X[i : i + PREDICT_CHUNK]
+            ws = self._workspace(len(Xc))
+            np.copyto(ws.X, Xc, casting="unsafe")
+            out[i : i + len(Xc)] = self._forward(ws.X, ws)[1]
+        return out
+
+    def predict(self, X):
+        """Class labels for classification (argmax, or output > 0.5 for one output); outputs otherwise."""
+        A = self.forward(X)
+        return predicted_classes(A) if self.task == "classification" else A
+
+    # ------------------------------------------------------------------ backward
+    def _backward(self, X, Y, ws) -> float:
+        """One forward and backward pass; fills the flat gradient and returns the loss (with l2)."""
+        Z_out, A_out = self._forward(X, ws)
+        loss = self.loss.fn(Z_out, A_out, Y)
+        L = len(self.W)
+        delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1])  # dL/dZ_L, mean over m inside
+        for l in range(L - 1, -1, -1):
+            A_prev = ws.A[l - 1] if l > 0 else X
+            np.matmul(delta.T, A_prev, out=self.dW[l])  # dW = delta.T @ A_prev, (m_l, m_{l-1})
+            if self.bias:
+                np.sum(delta, axis=0, out=self.db[l])  # db = delta.sum(0)
+            if l > 0:
+                dA = np.matmul(delta, self.W[l], out=ws.delta[l - 1])  # dA_prev = delta @ W
+                delta = self.activations[l - 1].backward(dA, ws.A[l - 1], dA, ws.work[l - 1])
+        if self.l2:
+            for W, dW in zip(self.W, self.dW, strict=True):
+                loss += 0.5 * self.l2 * float(np.vdot(W, W))  # L + lambda/2 ||W||^2
+                dW += self.l2 * W
+        return loss
+
+    def loss_and_gradients(self, X, y):
+        """(loss, grads): the loss (l2 term included) and dL/dp for every parameter, keyed like ``params``."""
+        X = self._as_input(X)
+        Y = self.loss.targets(y, self.layers[-1], self.dtype)
+        ws = _Workspace(len(X), self.layers, self.dtype)
+        np.copyto(ws.X, X, casting="unsafe")
+        loss = self._backward(ws.X, Y, ws)
+        return loss, {k: v.copy() for k, v in self.grads.items()}
+
+    def compute_loss(self, X, y) -> float:
+        """The loss L(X, y) with the l2 term, without gradients."""
+        X = self._as_input(X)
+        Y = self.loss.targets(y, self.layers[-1], self.dtype)
+        ws = _Workspace(len(X), self.layers, self.dtype)
+        np.copyto(ws.X, X, casting="unsafe")
+        Z, A = self._forward(ws.X, ws)
+        return self.loss.fn(Z, A, Y) + 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in self.W)
+
+
+def _flat_views(shapes, dtype):
+    """One zeroed flat buffer and a view of it per shape, in order."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat = np.zeros(sum(sizes), dtype)
+    views, off = [], 0
+    for s, n in zip(shapes, sizes, strict=True):
+        views.append(flat[off : off + n].reshape(s))
+        off += n
+    return flat, views
+
+
+def evaluate(model, X, y, task: str | None = None) -> dict:
+    """loss (with the l2 term, as in training) and accuracy, or mse/mae/r2, over (X, y) in chunks."""
+    from .data import targets_for
+    from .metrics import predicted_classes, regression_metrics, true_classes
+
+    task = task or model.task
+    n = len(y)
+    total, correct, outs = 0.0, 0, []
+    for i in range(0, n, PREDICT_CHUNK):
+        Xc = X[i : i + PREDICT_CHUNK]
+        ws = model._workspace(len(Xc))
+        np.copyto(ws.X, Xc, casting="unsafe")
+        Z, A = model._forward(ws.X, ws)
+        Yc = targets_for(y[i : i + PREDICT_CHUNK], model.loss.name, model.layers[-1], model.dtype)
+        total += model.loss.fn(Z, A, Yc) * len(Xc)
+        if task == "classification":
+            correct += int(np.count_nonzero(predicted_classes(A) == true_classes(y[i : i + PREDICT_CHUNK])))
+        else:
+            outs.append(A.copy())
+    loss = total / n + 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
+    if task == "classification":
+        return {"loss": loss, "accuracy": correct / n, "n_samples": n}
+    return {"loss": loss, **regression_metrics(np.concatenate(outs), y), "n_samples": n}
+
+
+def full_gradient_norm(model, X, Y) -> float:
+    """||grad E|| over the whole set (Y shaped for the loss): the notes' stopping test ||grad E|| < tau."""
+    n = len(Y)
+    acc = np.zeros_like(model._grad_flat, dtype=np.float64)
+    for i in range(0, n, PREDICT_CHUNK):
+        Xc, Yc = X[i : i + PREDICT_CHUNK], Y[i : i + PREDICT_CHUNK]
+        ws = model._workspace(len(Xc))
+        np.copyto(ws.X, Xc, casting="unsafe")
+        model._backward(ws.X, Yc, ws)  # each chunk's gradient is its mean (l2 included) ...
+        acc += model._grad_flat * (len(Yc) / n)  # ... so the weighted sum is the full mean
+    return float(np.linalg.norm(acc))

@@ -1,0 +1,93 @@
+"""The run directory: resolved config, metrics.csv, last.npz and best.npz.
+
+A run directory is never overwritten silently, and only one training writes to it at a
+time: it is locked with ``flock`` for the life of the run (the kernel releases the lock
+when the process dies, even by SIGKILL, so a crash never leaves a stale lock).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+
+import yaml
+
+from .checkpoint import atomic_write_text
+from .errors import RunDirError
+
+RUN_FILES = ("config.yaml", "metrics.csv", "last.npz", "best.npz")
+
+
+def holds_run(path) -> bool:
+    return any(os.path.exists(os.path.join(path, f)) for f in RUN_FILES)
+
+
+class RunDir:
+    def __init__(self, path, *, resume: bool = False, overwrite: bool = False):
+        self.dir = os.path.abspath(os.fspath(path))
+        if os.path.exists(self.dir) and not os.path.isdir(self.dir):
+            raise RunDirError(f"{self.dir}: exists and is not a directory")
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"{self.dir}: cannot create the run directory: {e.strerror or e}") from None
+        self._lock = self._acquire_lock()
+        try:
+            for tmp in glob.glob(os.path.join(self.dir, ".*.tmp")):  # left by a killed run
+                os.unlink(tmp)
+            if holds_run(self.dir) and not resume:
+                if not overwrite:
+                    raise RunDirError(f"{self.dir}: holds a run already; continue it with --resume "
+                                      f"{os.path.join(self.dir, 'last.npz')}, replace it with --overwrite, or choose another --out")
+                for f in RUN_FILES:
+                    if os.path.exists(self.path(f)):
+                        os.unlink(self.path(f))
+        except BaseException:
+            self.close()
+            raise
+
+    def _acquire_lock(self):
+        import fcntl
+
+        f = open(os.path.join(self.dir, ".lock"), "a+")  # noqa: SIM115 - held open for the run
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise RunDirError(f"{self.dir}: another training is writing to this run directory") from None
+        return f
+
+    def close(self):
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def write_config(self, cfg) -> None:
+        text = "# resolved config of this run (every default filled in; paths absolute)\n"
+        text += yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+        atomic_write_text(self.path("config.yaml"), text)
+
+    def write_metrics(self, history) -> None:
+        atomic_write_text(self.path("metrics.csv"), metrics_csv(history))
+
+
+def metrics_csv(history) -> str:
+    order = ["epoch", "train_loss", "train_acc", "train_mse", "val_loss", "val_acc", "val_mse", "lr", "seconds", "grad_norm"]
+    keys = {k for row in history for k in row}
+    cols = [k for k in order if k in keys] or ["epoch", "train_loss", "lr", "seconds"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for row in history:
+        w.writerow(["" if row.get(c) is None else (row[c] if isinstance(row[c], int) else f"{row[c]:.9g}") for c in cols])
+    return buf.getvalue()
+
+
+def read_metrics(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: (float(v) if v != "" else None) for k, v in row.items()} for row in csv.DictReader(f)]

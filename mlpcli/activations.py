@@ -56,7 +56,8 @@ def softplus(Z, out, **_):
     # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large |z|
     t = np.abs(Z)
     np.negative(t, out=t)
-    np.exp(t, out=t)
+    with np.errstate(under="ignore"):  # e^-|z| -> 0 for large |z| is the exact answer
+        np.exp(t, out=t)
     np.log1p(t, out=t)
     np.maximum(Z, 0, out=out)
     out += t
@@ -110,7 +111,8 @@ def softmax(Z, out, **_):
     if out is not Z:
         np.copyto(out, Z)
     out -= out.max(axis=1, keepdims=True)
-    np.exp(out, out=out)
+    with np.errstate(under="ignore"):  # tiny probabilities underflow to exactly 0
+        np.exp(out, out=out)
     out /= out.sum(axis=1, keepdims=True)
     return out
 

@@ -2,7 +2,7 @@
 
 Members: ``W1, b1, W2, ...`` (``W_l`` shaped (out, in)), optimiser state as
 ``<slot>.<param>`` (e.g. ``exp_avg.W1``), optionally ``best.<param>`` (early stopping's
-best weights), and ``meta``: a 0-d unicode array holding JSON (format version, the
+best weights), and ``meta``: a 0-d bytes array holding UTF-8 JSON (format version, the
 resolved config, normalisation statistics, epoch, step, RNG states, metrics, and the
 SHA-256 of every other array).
 
@@ -79,7 +79,7 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> None:
         if v.dtype.kind == "f" and not np.isfinite(v).all():
             raise ValueError(f"refusing to save non-finite array {k}")
     meta = {**meta, "format": FORMAT, "version": VERSION, "sha256": {k: sha256(v) for k, v in arrays.items()}}
-    arrays["meta"] = np.array(json.dumps(meta, separators=(",", ":")))
+    arrays["meta"] = np.array(json.dumps(meta, separators=(",", ":")).encode("utf-8"))  # 0-d bytes: UTF-8 JSON
 
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -138,7 +138,7 @@ class _Reader:
         except Exception as e:  # noqa: BLE001 - any malformed header is one error
             f.close()
             raise self.error(f"array {name!r} has a malformed .npy header: {e}") from None
-        if dtype.hasobject or dtype.kind not in "fiuU" or (dtype.byteorder == ">"):
+        if dtype.hasobject or dtype.kind not in "fiuS" or (dtype.byteorder == ">"):
             f.close()
             raise self.error(f"array {name!r} has dtype {dtype}; expected a plain numeric array")
         if fortran:
@@ -178,13 +178,13 @@ def _open(path) -> _Reader:
 def _read_meta(r: _Reader) -> dict:
     f, shape, dtype, nbytes = r.header("meta")
     f.close()
-    if dtype.kind != "U" or shape != ():
+    if dtype.kind != "S" or shape != ():
         raise r.error(f"'meta' has dtype {dtype} and shape {shape}; expected a JSON string")
     if nbytes > MAX_META_BYTES:
         raise r.error(f"'meta' is {nbytes} bytes, over the {MAX_META_BYTES} limit")
     try:
-        meta = json.loads(str(r.read("meta")[()]))
-    except ValueError as e:
+        meta = json.loads(r.read("meta")[()].decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
         raise r.error(f"'meta' is not valid JSON: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise r.error(f"not an {FORMAT} file (meta.format is {meta.get('format') if isinstance(meta, dict) else meta!r})")

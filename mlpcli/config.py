@@ -40,13 +40,14 @@ DATASET_KEYS = {
 REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
 
 
-def _err(kind: str, msg: str, **ctx):
-    return PydanticCustomError(kind, msg, ctx)
+def _err(kind: str, template: str, **ctx):
+    """A pydantic error whose message is ``template`` formatted by Python (``!r`` and all)."""
+    return PydanticCustomError(kind, "{message}", {"message": template.format(**ctx), **ctx})
 
 
 def _check_name(kind: str, value, valid) -> str:
     if not isinstance(value, str) or value not in valid:
-        raise _err("unknown_name", "{msg}", msg=unknown_name(kind, value, list(valid)))
+        raise _err("unknown_name", "{text}", text=unknown_name(kind, value, list(valid)))
     return value
 
 
@@ -58,20 +59,22 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data):
+        if data is None:  # a section written with no keys (`output:`) takes every default
+            return {}
         if isinstance(data, dict):
             valid = [f.alias or n for n, f in cls.model_fields.items()]
             for key in data:
                 if key not in valid and key not in cls.model_fields:
                     raise _err("unknown_key", "unknown key {key!r}{hint} (valid: {valid})",
                                key=str(key), hint=did_you_mean(key, valid), valid=", ".join(valid))
-        elif data is not None and not isinstance(data, BaseModel):
+        elif not isinstance(data, BaseModel):
             raise _err("not_a_mapping", "expected a mapping of keys (got {got!r})", got=data)
         return data
 
     def _only_keys_of(self, name: str, allowed, common=()) -> None:
         """Refuse keys that the chosen ``name`` does not take (e.g. ``betas`` for sgd)."""
         for key in self.model_fields_set - {"name", *allowed, *common}:
-            field = self.model_fields[key]
+            field = type(self).model_fields[key]
             raise _err("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
                        key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
 

@@ -222,8 +222,12 @@ def _check_finite(a, name, source):
                 raise DataError(f"{source}: {name} contains NaN or infinite values")
 
 
-def load_data(cfg, rng=None) -> Dataset:
-    """Load, split, check and normalise the dataset ``cfg.data`` for the model ``cfg.model``."""
+def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
+    """Load, split, check and normalise the dataset ``cfg.data`` for the model ``cfg.model``.
+
+    The normaliser is fitted on the training split, unless one is given (a checkpoint's, at
+    eval and predict time).
+    """
     from .rng import streams
 
     d = cfg.data
@@ -248,7 +252,7 @@ def load_data(cfg, rng=None) -> Dataset:
         vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         val = (Xtr[vi], ytr[vi])
         Xtr, ytr = Xtr[ti], ytr[ti]
-    norm = fit_normalizer(d, Xtr)
+    norm = normalizer if normalizer is not None else fit_normalizer(d, Xtr)
     dtype = cfg.training.dtype
     ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype), ytr), task=task, normalizer=norm, source=source)
     if val is not None:

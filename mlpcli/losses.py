@@ -53,7 +53,8 @@ class BinaryCrossEntropy:
 
     def fn(self, Z, A, Y):
         # -[y log p + (1-y) log(1-p)] = max(z, 0) - y z + log(1 + e^-|z|): stable for any z
-        t = np.log1p(np.exp(-np.abs(Z)))
+        with np.errstate(under="ignore"):  # e^-|z| -> 0 is exact for large |z|
+            t = np.log1p(np.exp(-np.abs(Z)))
         t += np.maximum(Z, 0)
         t -= Y * Z
         return float(t.sum()) / len(Z)
@@ -85,7 +86,8 @@ class CrossEntropy:
     def fn(self, Z, A, Y):
         m = len(Z)
         zmax = Z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(Z - zmax).sum(axis=1)) + zmax[:, 0]  # log sum_j e^z_j, (m,)
+        with np.errstate(under="ignore"):  # terms far below the maximum underflow to 0: exact
+            lse = np.log(np.exp(Z - zmax).sum(axis=1)) + zmax[:, 0]  # log sum_j e^z_j, (m,)
         if Y.ndim == 1:  # integer labels: -log softmax(z)_y = lse - z_y
             return float((lse - Z[np.arange(m), Y]).sum()) / m
         return float((Y.sum(axis=1) * lse).sum() - np.vdot(Y, Z)) / m

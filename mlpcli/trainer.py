@@ -137,9 +137,8 @@ class Trainer:
         return path
 
     def save_best(self) -> None:
-        if self.run is None:
-            return
-        save_checkpoint(self.run.path("best.npz"), {k: v for k, v in self.model.params.items()}, self.checkpoint_meta())
+        """best.npz is a full checkpoint of the best epoch: it evaluates, and it resumes."""
+        self.save("best.npz")
 
     def restore(self, path) -> None:
         """Continue from a checkpoint this config's run wrote (any epoch, or mid-epoch)."""

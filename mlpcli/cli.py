@@ -1,0 +1,340 @@
+"""``mlp``: the command line, a thin layer over the library.
+
+Each command parses its arguments, calls the package's API and formats the result. Errors
+are values: every ``MLPError`` is caught once here and becomes one line on stderr and its
+exit code (SPEC §4). NumPy, pydantic and Rich's progress are imported inside the commands,
+so ``mlp --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="Train multilayer perceptrons in pure NumPy from YAML configs.")
+data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets.")
+app.add_typer(data_app, name="data")
+
+SET_HELP = "Override a config key, value parsed as YAML (repeatable): --set optimizer.lr=0.05"
+
+
+def fail(message: str, code: int = 2):
+    """One line on stderr, then exit with ``code``."""
+    sys.stderr.write(f"mlp: error: {message}\n")
+    raise typer.Exit(code)
+
+
+def gate_failed(message: str):
+    """A CI gate was not met: one line on stderr, exit 1."""
+    sys.stderr.write(f"mlp: gate failed: {message}\n")
+    raise typer.Exit(1)
+
+
+CHECKPOINT = typer.Argument(..., help="Checkpoint (.npz) written by mlp train.")
+JSON_OUT = typer.Option(False, "--json", help="Print one JSON object on stdout (logs stay on stderr).")
+
+
+def command(fn):
+    """Turn library errors into one stderr line and the exit code of their type."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import MLPError
+
+        try:
+            return fn(*args, **kwargs)
+        except MLPError as e:
+            fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            sys.stderr.write("mlp: interrupted\n")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def version_callback(value: bool):
+    if value:
+        sys.stdout.write(f"mlp {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Print the version and exit."),
+):
+    """Train multilayer perceptrons in pure NumPy from YAML configs."""
+
+
+# ---------------------------------------------------------------------------- train
+@app.command()
+@command
+def train(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: output.dir, or runs/<config>-<time>)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint this config's run wrote."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in the run directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    json_out: bool = JSON_OUT,
+    plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
+):
+    """Train the network a config describes; write config, metrics and checkpoints to a run directory."""
+    from .config import load_config
+    from .progress import make_reporter
+    from .signals import stop_on_signals
+    from .trainer import train as run_training
+
+    cfg = load_config(config, set_)
+    run_dir = out or cfg.output.dir or (resume.parent if resume else default_run_dir(cfg))
+    reporter = make_reporter(quiet)
+    try:
+        with stop_on_signals() as stop:
+            result = run_training(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite, reporter=reporter, stop=stop)
+    finally:
+        close = getattr(reporter, "close", None)
+        if close:
+            close()
+    summary = result.summary()
+    if plot:
+        from .plots import plot_run
+
+        summary["plots"] = plot_run(result.run_dir)
+    if json_out:
+        emit_json(summary)
+    elif not quiet:
+        print_summary(summary)
+
+
+def default_run_dir(cfg) -> Path:
+    import time
+
+    from .config import config_name
+
+    return Path("runs") / f"{config_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def print_summary(summary: dict) -> None:
+    lines = [f"run directory: {summary['run_dir']}"]
+    for split, m in summary["metrics"].items():
+        vals = "  ".join(f"{k} {v:.4f}" for k, v in m.items() if k != "n_samples")
+        lines.append(f"{split:5s} ({m['n_samples']} samples): {vals}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------------------- eval
+@app.command("eval")
+@command
+def eval_(
+    checkpoint: Path = CHECKPOINT,
+    data: Path | None = typer.Option(None, "--data", help="Config whose data section to evaluate on (default: the checkpoint's)."),
+    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP + " Applies to the --data config."),
+    split: str = typer.Option("test", "--split", help="test, train or val."),
+    json_out: bool = JSON_OUT,
+    min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (classification)."),
+    min_r2: float | None = typer.Option(None, "--min-r2", help="Exit 1 when R^2 is below this (regression)."),
+):
+    """Evaluate a checkpoint: loss and accuracy (or mse, mae, r2); gate on --min-accuracy in CI."""
+    from .evaluation import evaluate_checkpoint
+
+    if split not in ("test", "train", "val"):
+        fail(f"--split must be test, train or val (got {split!r})")
+    report = evaluate_checkpoint(checkpoint, data, split, set_)
+    m = report["metrics"]
+    failed = None
+    if min_accuracy is not None:
+        if "accuracy" not in m:
+            fail("--min-accuracy needs a classification checkpoint; use --min-r2 for regression")
+        if m["accuracy"] < min_accuracy:
+            failed = f"accuracy {m['accuracy']:.4f} is below --min-accuracy {min_accuracy}"
+    if min_r2 is not None:
+        if "r2" not in m:
+            fail("--min-r2 needs a regression checkpoint; use --min-accuracy for classification")
+        if m["r2"] < min_r2:
+            failed = f"r2 {m['r2']:.4f} is below --min-r2 {min_r2}"
+    if json_out:
+        emit_json({**m, "split": split, "checkpoint": str(checkpoint), **({"passed": failed is None} if (min_accuracy is not None or min_r2 is not None) else {})})
+    else:
+        from .evaluation import print_report
+
+        print_report(report, split)
+    if failed:
+        gate_failed(failed)
+
+
+# ---------------------------------------------------------------------------- predict
+@app.command()
+@command
+def predict(
+    checkpoint: Path = CHECKPOINT,
+    inputs: Path = typer.Argument(..., help="Inputs as .npy, shaped (n, n_in) (images (n, h, w) are flattened)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write predictions to this .npy (default: print them)."),
+    proba: bool = typer.Option(False, "--proba", help="Write the network's outputs (probabilities) instead of classes."),
+):
+    """Predict classes (or values) for new inputs, normalised as at training time."""
+    from .evaluation import predict_file
+
+    pred, seconds = predict_file(checkpoint, inputs, proba)
+    if out is not None:
+        import numpy as np
+
+        from .checkpoint import atomic_write
+
+        atomic_write(out, lambda f: np.lib.format.write_array(f, pred, allow_pickle=False))
+        sys.stderr.write(f"wrote {pred.shape} {pred.dtype} to {out} ({len(pred) / max(seconds, 1e-9):,.0f} samples/s)\n")
+    else:
+        import numpy as np
+
+        np.savetxt(sys.stdout, pred.reshape(len(pred), -1), fmt="%d" if pred.dtype.kind in "iu" else "%.6g")
+
+
+# ---------------------------------------------------------------------------- gradcheck
+@app.command()
+@command
+def gradcheck(
+    target: Path | None = typer.Argument(None, help="Config (.yaml) or checkpoint (.npz); default: the built-in defaults."),
+    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP),
+    eps: float = typer.Option(1e-6, "--eps", help="Central-difference step."),
+    tol: float = typer.Option(1e-6, "--tol", help="Largest relative error accepted per tensor."),
+    data: bool = typer.Option(False, "--data", help="Use the first samples of the config's data instead of a random batch."),
+    samples: int = typer.Option(8, "--samples", help="Batch size of the check."),
+    max_entries: int = typer.Option(64, "--max-entries", help="Entries checked per tensor (a seeded sample of larger ones)."),
+    json_out: bool = JSON_OUT,
+):
+    """Check backprop against central differences in float64; exit 1 when any tensor exceeds --tol."""
+    from .evaluation import run_gradcheck
+
+    if eps <= 0 or tol <= 0 or samples < 1 or max_entries < 1:
+        fail("--eps, --tol, --samples and --max-entries must be positive")
+    checks, source = run_gradcheck(target, set_, eps, data, samples, max_entries)
+    worst = max(c.rel_error for c in checks)
+    passed = worst <= tol
+    if json_out:
+        emit_json({"passed": passed, "tol": tol, "eps": eps, "max_rel_error": worst, "source": source,
+                   "tensors": [c.as_dict() for c in checks]})
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"gradient check of {source} (eps {eps:g}, tol {tol:g})")
+        for col in ("tensor", "shape", "checked", "relative error", "max |a - n|", ""):
+            t.add_column(col, justify="right" if col not in ("tensor", "") else "left")
+        for c in checks:
+            ok = c.rel_error <= tol
+            t.add_row(c.name, "x".join(map(str, c.shape)), str(c.checked), f"{c.rel_error:.2e}", f"{c.max_abs_diff:.2e}",
+                      "ok" if ok else "FAIL")
+        Console(highlight=False).print(t)
+    if not passed:
+        gate_failed(f"relative error {worst:.3e} exceeds --tol {tol:g}")
+
+
+# ---------------------------------------------------------------------------- inspect / init / schema
+@app.command()
+@command
+def inspect(
+    checkpoint: Path = CHECKPOINT,
+    json_out: bool = JSON_OUT,
+):
+    """Show a checkpoint: layers, parameters, epoch, metrics and config."""
+    from .evaluation import describe_checkpoint
+
+    info = describe_checkpoint(checkpoint)
+    if json_out:
+        emit_json(info)
+        return
+    import yaml
+
+    lines = [f"checkpoint {checkpoint}", f"  network    {info['network']}", f"  parameters {info['n_params']:,}",
+             f"  epoch      {info['epoch']} (step {info['step']}{', mid-epoch at batch ' + str(info['batch']) if info['batch'] else ''})",
+             f"  task       {info['task']}"]
+    for k, v in (info.get("metrics") or {}).items():
+        lines.append(f"  {k:10s} {v:.6g}" if isinstance(v, float) else f"  {k:10s} {v}")
+    lines.append("  arrays     " + ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in info["arrays"].items()))
+    lines.append("config:")
+    lines.append("  " + yaml.safe_dump(info["config"], sort_keys=False).rstrip().replace("\n", "\n  "))
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+@command
+def init(
+    path: Path = typer.Argument(Path("mlp.yaml"), help="Where to write the config."),
+    dataset: str = typer.Option("xor", "--data", help="Starter for: xor, regression, mnist or npy."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+):
+    """Write a commented starter config: every key, its default and what it means."""
+    from .starter import starter_config
+
+    if path.exists() and not force:
+        fail(f"{path}: exists already (use --force to overwrite)")
+    text = starter_config(dataset)
+    path.write_text(text)
+    sys.stderr.write(f"wrote {path}; train it with: mlp train {path}\n")
+
+
+@app.command()
+@command
+def schema():
+    """Print the JSON Schema of the config (for editors: yaml-language-server)."""
+    from .config import json_schema
+
+    emit_json(json_schema())
+
+
+@app.command()
+@command
+def plot(
+    run_dir: Path = typer.Argument(..., help="Run directory written by mlp train."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the PNGs (default RUN_DIR/plots)."),
+):
+    """Write PNG plots of a run: learning curves, weights, confusion matrix, decision boundary, predictions."""
+    from .plots import plot_run
+
+    for p in plot_run(run_dir, out):
+        sys.stdout.write(f"{p}\n")
+
+
+# ---------------------------------------------------------------------------- data
+@data_app.command("mnist")
+@command
+def data_mnist(
+    out: Path = typer.Option(Path("data/mnist"), "--out", "-o", help="Directory for the four .npy files."),
+    src: Path | None = typer.Option(None, "--from", help="Directory with the official IDX files (plain or .gz); default: download."),
+):
+    """Convert (or download) MNIST into train/test images and labels .npy, verified by SHA-256."""
+    from .mnist import convert
+
+    convert(str(out), str(src) if src else None, report=lambda s: sys.stderr.write(s + "\n"))
+    sys.stderr.write(f"train with: mlp train configs/mnist.yaml --set data.path={out}\n")
+
+
+def main():
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Training progress on stderr: a Rich progress bar on a terminal, one plain line per epoch otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .trainer import NullReporter
+
+
+def format_row(row: dict, epochs: int) -> str:
+    parts = [f"epoch {int(row['epoch'])}/{epochs}"]
+    for k in ("train_loss", "train_acc", "train_mse", "val_loss", "val_acc", "val_mse"):
+        if row.get(k) is not None:
+            parts.append(f"{k} {row[k]:.4f}")
+    parts.append(f"lr {row['lr']:.3g}")
+    parts.append(f"{row['seconds']:.2f}s")
+    return "  ".join(parts)
+
+
+class PlainReporter(NullReporter):
+    """One line per epoch for logs and CI: every epoch of short runs, about twenty lines of long ones."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.last_print = 0.0
+
+    def should_print(self, trainer, row) -> bool:
+        E, e, now = trainer.cfg.training.epochs, int(row["epoch"]), time.monotonic()
+        if E <= 50 or e in (1, E) or e % max(1, E // 20) == 0 or now - self.last_print >= 10 or trainer.stop_reason != "epochs":
+            self.last_print = now
+            return True
+        return False
+
+    def start(self, trainer):
+        t = trainer
+        d = t.data
+        msg = (f"training {t.model.layers} on {len(d.train)} samples"
+               + (f" (val {len(d.val)})" if d.val is not None else "")
+               + f", {t.n_batches} batches of {t.batch_size}, {t.cfg.training.epochs} epochs"
+               + (f", run dir {t.run.dir}" if t.run else ""))
+        if t.epoch:
+            msg += f"; resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")
+        print(msg, file=self.stream, flush=True)
+
+    def epoch(self, trainer, row):
+        if self.should_print(trainer, row):
+            print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
+
+    def end(self, result):
+        print(f"done: {result.epochs_run} epochs ({result.stop_reason}) in {result.seconds:.1f}s", file=self.stream, flush=True)
+
+
+class RichReporter(PlainReporter):
+    """A live progress bar: epoch, batch, loss, accuracy, learning rate, samples/s, ETA."""
+
+    def start(self, trainer):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), TextColumn("batch {task.fields[batch]}"),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[metric]}"), TextColumn("lr {task.fields[lr]}"),
+            TextColumn("{task.fields[speed]} samples/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=False,
+        )
+        t = trainer
+        self.total_epochs = t.cfg.training.epochs
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=max(1, self.total_epochs * t.n_batches),
+                                           completed=t.epoch * t.n_batches + t.batch, epoch="", batch="", loss="",
+                                           metric="", lr="", speed="")
+        self.last, self.t0, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
+
+    def batch(self, trainer, loss):
+        now = time.perf_counter()
+        if now - self.last < 0.1:  # a refresh costs far more than a batch; ten a second is plenty
+            return
+        self.last = now
+        t, p = trainer, trainer.partial
+        seen = max(p["seen"], 1)
+        metric = f"acc {p['metric_sum'] / seen:.4f}" if t.classification else f"mse {p['metric_sum'] / seen:.4g}"
+        speed = (t.step * t.batch_size - self.samples0) / max(now - self.t0, 1e-9)
+        self.progress.update(self.task, completed=t.epoch * t.n_batches + t.batch, epoch=f"{t.epoch + 1}/{self.total_epochs}",
+                             batch=f"{t.batch}/{t.n_batches}", loss=f"{p['loss_sum'] / seen:.4f}", metric=metric,
+                             lr=f"{t.sched.lr:.3g}", speed=f"{speed:,.0f}")
+
+    def epoch(self, trainer, row):
+        t = trainer
+        self.progress.update(self.task, completed=t.epoch * t.n_batches)
+        if self.should_print(trainer, row):
+            self.progress.console.print(format_row(row, self.total_epochs))
+
+    def end(self, result):
+        self.close()
+        super().end(result)
+
+    def close(self):
+        if getattr(self, "progress", None) is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def make_reporter(quiet: bool = False):
+    if quiet:
+        return NullReporter()
+    return RichReporter() if sys.stderr.isatty() else PlainReporter()

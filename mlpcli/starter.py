@@ -1,0 +1,93 @@
+"""``mlp init``: a starter config rendered from the schema, every key with its meaning.
+
+The comments are the schema's own field descriptions, so the starter never drifts from
+what the validator accepts.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import yaml
+from pydantic import BaseModel
+
+from .config import Config, validate
+from .errors import ConfigError
+
+PRESETS = {
+    "xor": {"data": {"name": "xor"}, "model": {"layers": [2, 8, 1], "activation": "tanh", "output": "sigmoid"},
+            "loss": "binary_cross_entropy", "optimizer": {"name": "adam", "lr": 0.05},
+            "training": {"epochs": 300, "batch_size": "full"}},
+    "regression": {"data": {"name": "regression", "function": "quadratic"},
+                   "model": {"layers": [2, 64, 3], "activation": "relu", "init": "he"}, "loss": "squared_error",
+                   "optimizer": {"name": "adam", "lr": 0.01}, "schedule": {"name": "cosine"},
+                   "training": {"epochs": 200, "batch_size": 32}},
+    "mnist": {"data": {"name": "mnist", "normalize": "scale", "validation_split": 0.1},
+              "model": {"layers": [784, 256, 256, 10], "activation": "relu", "init": "he"}, "loss": "cross_entropy",
+              "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "training": {"epochs": 15, "batch_size": 128}},
+    "npy": {"data": {"name": "npy", "train": {"x": "train_x.npy", "y": "train_y.npy"}, "test": {"x": "test_x.npy", "y": "test_y.npy"},
+                     "normalize": "standard", "validation_split": 0.1},
+            "model": {"layers": [10, 64, 2], "activation": "relu", "init": "he"}, "loss": "cross_entropy",
+            "optimizer": {"name": "adam", "lr": 0.001}, "training": {"epochs": 50, "batch_size": 64,
+                                                                     "early_stopping": {"patience": 5}}},
+}
+SECTIONS = {
+    "seed": None, "data": "What to train on.", "model": "The network: a = g(W a_prev + b) per layer.",
+    "loss": None, "l2": None, "optimizer": "How each step updates the weights.",
+    "schedule": "Learning rate per epoch.", "training": "The loop.", "output": "Where the run goes.",
+}
+
+
+def _section_class(annotation):
+    for a in (annotation, *typing.get_args(annotation)):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return None
+
+
+def _render(cls, data: dict, indent: int, lines: list) -> None:
+    pad = " " * indent
+    by_key = {(f.alias or n): f for n, f in cls.model_fields.items()}
+    for key, val in data.items():
+        field = by_key[key]
+        desc = SECTIONS.get(key) if cls is Config and key in SECTIONS and SECTIONS[key] else field.description
+        sub = _section_class(field.annotation)
+        if desc:
+            lines.append(f"{pad}# {desc}")
+        if sub is not None and isinstance(val, dict):
+            lines.append(f"{pad}{key}:")
+            _render(sub, val, indent + 2, lines)
+        else:
+            lines.append(f"{pad}{key}: {_flow(val)}")
+    for key, field in by_key.items():  # optional keys left unset: shown commented out
+        if key not in data and field.default is None and key not in ("output", "from", "std", "y", "test", "train", "gamma"):
+            lines.append(f"{pad}# {field.description}")
+            lines.append(f"{pad}# {key}: {_flow(EXAMPLES.get(key))}")
+
+
+EXAMPLES = {"dir": "runs/my-run", "early_stopping": {"monitor": "val_loss", "patience": 10, "restore_best": True},
+            "grad_tol": 1e-4}
+
+
+def _flow(val) -> str:
+    text = yaml.safe_dump(val, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("...").strip()
+
+
+def starter_config(dataset: str = "xor") -> str:
+    if dataset not in PRESETS:
+        raise ConfigError(f"--data {dataset!r}: choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[dataset]
+    cfg = validate({**preset, "data": {**preset["data"]}}, f"starter {dataset}") if dataset != "npy" else None
+    d = cfg.to_dict() if cfg is not None else _npy_dict(preset)
+    lines = [f"# mlpcli config: {dataset} starter (mlp init). Train with: mlp train <this file>",
+             "# Every key is shown with its default; `mlp schema` prints the full JSON Schema.", ""]
+    _render(Config, d, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _npy_dict(preset):
+    """The npy preset cannot be validated here (its files do not exist yet): fill defaults around it."""
+    d = validate({**preset, "data": {"name": "xor"}}, "starter npy").to_dict()
+    d["data"] = {"name": "npy", "normalize": "standard", "validation_split": 0.1, **{k: preset["data"][k] for k in ("train", "test")}}
+    return d

@@ -1,0 +1,220 @@
+"""The mlp command: CliRunner for breadth, real subprocesses for exit codes and streams."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mlpcli.cli import app
+
+from .conftest import ROOT
+
+runner = CliRunner()
+
+
+def mlp(*args, **kw):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, **kw)
+
+
+@pytest.fixture
+def xor_run(tmp_path):
+    out = tmp_path / "run"
+    r = mlp("train", ROOT / "configs/xor.yaml", "--out", out, "--quiet", "--json")
+    assert r.exit_code == 0, r.stderr
+    return out, json.loads(r.stdout)
+
+
+def test_train_json_is_one_object_and_run_dir_complete(xor_run):
+    out, summary = xor_run
+    assert summary["metrics"]["test"]["accuracy"] == 1.0
+    assert summary["epochs_run"] == 300 and summary["run_dir"] == str(out)
+    assert {"config.yaml", "metrics.csv", "last.npz", "best.npz"} <= set(os.listdir(out))
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,train_acc,lr,seconds" and len(rows) == 301 and rows[1].startswith("1,")
+    import mlpcli
+
+    resolved = mlpcli.load_config(out / "config.yaml")  # the saved config is itself a valid config
+    assert resolved.model.layers == [2, 8, 1] and resolved.output.dir == os.path.abspath(ROOT / "runs/xor")
+
+
+def test_run_dir_is_never_overwritten_silently(xor_run):
+    out, _ = xor_run
+    r = mlp("train", ROOT / "configs/xor.yaml", "--out", out, "--quiet")
+    assert r.exit_code == 2 and "holds a run already" in r.stderr and "--overwrite" in r.stderr
+    assert mlp("train", ROOT / "configs/xor.yaml", "--out", out, "--quiet", "--overwrite", "--set", "training.epochs=3").exit_code == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 4
+
+
+def test_eval_json_and_gate(xor_run):
+    out, _ = xor_run
+    r = mlp("eval", out / "last.npz", "--json")
+    assert r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert set(d) >= {"loss", "accuracy", "n_samples"} and d["accuracy"] == 1.0 and d["n_samples"] == 4
+    assert mlp("eval", out / "last.npz", "--min-accuracy", "0.99").exit_code == 0
+    r = mlp("eval", out / "last.npz", "--min-accuracy", "1.01", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["passed"] is False and "below --min-accuracy" in r.stderr
+    r = mlp("eval", out / "last.npz", "--split", "val")
+    assert r.exit_code == 2 and "no 'val' split" in r.stderr
+
+
+def test_eval_terminal_table_has_confusion_matrix(xor_run):
+    out, _ = xor_run
+    r = mlp("eval", out / "best.npz")
+    assert r.exit_code == 0 and "confusion matrix" in r.stdout and "accuracy" in r.stdout
+
+
+def test_regression_eval_keys(tmp_path):
+    out = tmp_path / "reg"
+    assert mlp("train", ROOT / "configs/regression.yaml", "--out", out, "--quiet", "--set", "training.epochs=5").exit_code == 0
+    d = json.loads(mlp("eval", out / "last.npz", "--json").stdout)
+    assert set(d) >= {"loss", "mse", "mae", "r2", "n_samples"} and d["n_samples"] == 240
+    assert mlp("eval", out / "last.npz", "--min-r2", "1.5").exit_code == 1
+    assert mlp("eval", out / "last.npz", "--min-accuracy", "0.5").exit_code == 2
+
+
+def test_eval_on_another_config_and_split(xor_run, tmp_path):
+    out, _ = xor_run
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("data: {name: xor, repeat: 3}\n")
+    d = json.loads(mlp("eval", out / "last.npz", "--data", cfg, "--split", "train", "--json").stdout)
+    assert d["n_samples"] == 12 and d["accuracy"] == 1.0
+
+
+def test_predict(xor_run, tmp_path):
+    out, _ = xor_run
+    X = tmp_path / "x.npy"
+    np.save(X, np.array([[0, 0], [1, 0], [1, 1]], dtype=np.float32))
+    r = mlp("predict", out / "last.npz", X, "--out", tmp_path / "p.npy")
+    assert r.exit_code == 0
+    assert np.load(tmp_path / "p.npy").tolist() == [0, 1, 0]
+    r = mlp("predict", out / "last.npz", X)
+    assert r.stdout.split() == ["0", "1", "0"]
+    p = mlp("predict", out / "last.npz", X, "--proba", "--out", tmp_path / "q.npy")
+    assert p.exit_code == 0 and np.load(tmp_path / "q.npy").shape == (3, 1)
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3)))
+    r = mlp("predict", out / "last.npz", tmp_path / "bad.npy")
+    assert r.exit_code == 2 and "3 features but the network expects 2" in r.stderr
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_gradcheck_passes_on_every_shipped_config(config):
+    r = mlp("gradcheck", ROOT / "configs" / config, "--json")
+    assert r.exit_code == 0, r.stdout
+    d = json.loads(r.stdout)
+    assert d["passed"] and d["max_rel_error"] < 1e-6 and [t["name"] for t in d["tensors"]][:2] == ["W1", "b1"]
+
+
+def test_gradcheck_gate_and_checkpoint(xor_run):
+    out, _ = xor_run
+    assert mlp("gradcheck", out / "last.npz").exit_code == 0
+    r = mlp("gradcheck", ROOT / "configs/xor.yaml", "--tol", "1e-30")
+    assert r.exit_code == 1 and "exceeds --tol" in r.stderr
+    assert mlp("gradcheck", ROOT / "configs/xor.yaml", "--data", "--samples", "4").exit_code == 0
+
+
+def test_inspect(xor_run):
+    out, _ = xor_run
+    d = json.loads(mlp("inspect", out / "last.npz", "--json").stdout)
+    assert d["layers"] == [2, 8, 1] and d["n_params"] == 2 * 8 + 8 + 8 + 1 and d["epoch"] == 300
+    assert "W1" in d["arrays"] and d["metrics"]["epoch"] == 300
+    assert "parameters 33" in mlp("inspect", out / "last.npz").stdout
+
+
+def test_epochs_zero_writes_initial_weights(tmp_path):
+    r = mlp("train", ROOT / "configs/xor.yaml", "--out", tmp_path / "r", "--set", "training.epochs=0", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["epochs_run"] == 0
+    import mlpcli
+
+    net = mlpcli.load_checkpoint(tmp_path / "r" / "last.npz")
+    cfg = mlpcli.load_config(ROOT / "configs/xor.yaml")
+    init = mlpcli.MLP.from_config(cfg)
+    np.testing.assert_array_equal(net.params["W1"], init.params["W1"])
+
+
+def test_init_and_schema(tmp_path):
+    import mlpcli
+
+    for name in ("xor", "regression", "mnist"):
+        p = tmp_path / f"{name}.yaml"
+        assert mlp("init", p, "--data", name).exit_code == 0
+        text = p.read_text()
+        assert "# Learning rate" in text
+        mlpcli.load_config(p)
+    assert mlp("init", tmp_path / "xor.yaml").exit_code == 2  # exists, no --force
+    schema = json.loads(mlp("schema").stdout)
+    assert schema["title"] == "mlpcli config" and "optimizer" in schema["properties"]
+
+
+def test_bad_config_is_one_line_with_file_line_and_key(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("model:\n  layers: [2, 4, 1]\noptimizer:\n  name: sgd\n  lr: -1\n")
+    r = mlp("train", p, "--out", tmp_path / "r")
+    assert r.exit_code == 2
+    assert r.stderr.count("\n") == 1 and f"{p}:5: optimizer.lr:" in r.stderr and "greater than 0" in r.stderr
+    assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_set_overrides_are_yaml_typed_and_checked(tmp_path):
+    r = mlp("train", ROOT / "configs/xor.yaml", "--out", tmp_path / "r", "--quiet", "--json",
+            "--set", "training.epochs=2", "--set", "model.layers=[2, 3, 1]")
+    assert r.exit_code == 0 and json.loads(r.stdout)["epochs_run"] == 2
+    r = mlp("train", ROOT / "configs/xor.yaml", "--set", "optimizer.lrr=0.1")
+    assert r.exit_code == 2 and "--set optimizer.lrr" in r.stderr and "did you mean 'lr'" in r.stderr
+
+
+def test_data_mnist_errors(tmp_path, monkeypatch):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 20)
+    r = mlp("data", "mnist", "--from", tmp_path / "src", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "SHA-256" in r.stderr
+    monkeypatch.setenv("MLPCLI_MNIST_MIRROR", "http://127.0.0.1:9/")
+    r = mlp("data", "mnist", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "cannot download MNIST" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_version_and_help():
+    from mlpcli import __version__
+
+    assert mlp("--version").stdout.strip() == f"mlp {__version__}"
+    h = mlp("--help").stdout
+    for cmd in ("train", "eval", "predict", "gradcheck", "inspect", "init", "schema", "plot", "data"):
+        assert cmd in h
+
+
+# ---------------------------------------------------------------------------- real processes
+MLP_BIN = shutil.which("mlp") or ""
+
+
+def run(*args, cwd=None, **kw):
+    cmd = [MLP_BIN] if MLP_BIN else [sys.executable, "-m", "mlpcli"]
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120, **kw)
+
+
+def test_subprocess_streams_and_exit_codes(tmp_path):
+    r = run("train", ROOT / "configs/xor.yaml", "--out", tmp_path / "r", "--json")
+    assert r.returncode == 0
+    json.loads(r.stdout)  # stdout is exactly one JSON object
+    assert "epoch 1/300" in r.stderr and "done:" in r.stderr  # logs on stderr, one line per epoch (no TTY)
+    r = run("eval", tmp_path / "r" / "last.npz", "--min-accuracy", "2")
+    assert r.returncode == 1
+    r = run("eval", tmp_path / "nope.npz")
+    assert r.returncode == 2 and r.stderr.startswith("mlp: error:") and "Traceback" not in r.stderr
+    r = run("train", tmp_path / "missing.yaml")
+    assert r.returncode == 2 and "no such config file" in r.stderr and r.stderr.count("\n") == 1
+    r = run("frobnicate")
+    assert r.returncode == 2
+
+
+def test_default_run_dir_is_named_after_config(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("training: {epochs: 1}\n")
+    r = run("train", cfg, "--quiet", "--json", cwd=tmp_path)
+    assert r.returncode == 0
+    run_dir = json.loads(r.stdout)["run_dir"]
+    assert os.path.dirname(run_dir) == str(tmp_path / "runs") and os.path.basename(run_dir).startswith("tiny-")

@@ -1,0 +1,129 @@
+import os
+
+import pytest
+
+import mlpcli
+from mlpcli.config import MAX_CONFIG_BYTES, json_schema, load_config
+from mlpcli.errors import ConfigError
+
+
+def cfg_file(tmp_path, text, name="c.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def error_of(tmp_path, text, overrides=()):
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg_file(tmp_path, text), overrides)
+    return str(e.value)
+
+
+def test_defaults_are_valid_and_documented():
+    cfg = load_config()
+    assert cfg.data.name == "xor" and cfg.loss == "binary_cross_entropy" and cfg.model.output == "sigmoid"
+    assert cfg.optimizer.lr == 0.1 and cfg.training.batch_size == 32 and cfg.training.dtype == "float32"
+
+
+def test_unknown_key_suggests_and_names_line(tmp_path):
+    msg = error_of(tmp_path, "seed: 1\noptimiser:\n  lr: 0.1\n")
+    assert ":2: optimiser: unknown key 'optimiser'; did you mean 'optimizer'?" in msg
+
+
+def test_nested_unknown_key(tmp_path):
+    msg = error_of(tmp_path, "training:\n  epochs: 3\n  batchsize: 4\n")
+    assert ":3: training.batchsize:" in msg and "did you mean 'batch_size'" in msg
+
+
+def test_wrong_type_and_range(tmp_path):
+    assert ":2: training.epochs:" in error_of(tmp_path, "training:\n  epochs: many\n")
+    assert "training.epochs" in error_of(tmp_path, "training:\n  epochs: -1\n")
+    assert "batch_size: expected an integer >= 1 or 'full' (got 0)" in error_of(tmp_path, "training: {batch_size: 0}\n")
+    assert "data.validation_split" in error_of(tmp_path, "data: {validation_split: 1.5}\n")
+
+
+def test_unknown_names_list_the_registry(tmp_path):
+    msg = error_of(tmp_path, "model:\n  activation: relux\n")
+    assert "model.activation: unknown activation 'relux'; did you mean 'relu'?" in msg and "valid: identity" in msg
+    assert "unknown optimizer 'adamw'; did you mean 'adam'?" in error_of(tmp_path, "optimizer: adamw\n")
+    assert "unknown loss" in error_of(tmp_path, "loss: mse\n")
+    assert "unknown schedule" in error_of(tmp_path, "schedule: {name: cosin}\n")
+
+
+def test_parameter_of_another_name_is_refused(tmp_path):
+    msg = error_of(tmp_path, "optimizer:\n  name: sgd\n  betas: [0.9, 0.99]\n")
+    assert "'betas' is not a parameter of 'sgd'" in msg and "momentum" in msg
+
+
+def test_softmax_is_output_only_and_loss_fits_output(tmp_path):
+    assert "output activation" in error_of(tmp_path, "model: {activation: softmax}\n")
+    assert "needs output activation 'softmax'" in error_of(tmp_path, "loss: cross_entropy\nmodel: {output: sigmoid, layers: [2, 3]}\n")
+
+
+def test_output_and_loss_imply_each_other():
+    assert load_config(None, ["loss=cross_entropy", "model.layers=[2,3]"]).model.output == "softmax"
+    assert load_config(None, ["model.output=softmax", "model.layers=[2,3]"]).loss == "cross_entropy"
+    assert load_config(None, ["model.output=identity"]).loss == "squared_error"
+
+
+def test_overrides_are_yaml_typed():
+    cfg = load_config(None, ["model.layers=[3, 5, 2]", "training.batch_size=full", "training.early_stopping=true",
+                             "data.validation_split=0.2", "optimizer=adam", "optimizer.lr=1e-3"])
+    assert cfg.model.layers == [3, 5, 2] and cfg.training.batch_size == "full"
+    assert cfg.training.early_stopping.patience == 10 and cfg.optimizer.name == "adam" and cfg.optimizer.lr == 0.001
+
+
+def test_override_errors_say_set():
+    with pytest.raises(ConfigError, match="--set optimizer.lr: .*greater than 0"):
+        load_config(None, ["optimizer.lr=-2"])
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_config(None, ["optimizer.lr"])
+
+
+def test_relative_paths_resolve_against_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, ["data.name=mnist", "data.path=mydata", "output.dir=out/r"])
+    assert cfg.data.path == os.path.join(str(tmp_path), "mydata") and cfg.output.dir == str(tmp_path / "out" / "r")
+
+
+def test_resolved_config_roundtrips():
+    cfg = load_config(None, ["optimizer=adam", "schedule=plateau", "training.early_stopping=true", "data.validation_split=0.5"])
+    again = mlpcli.config.validate(cfg.to_dict())
+    assert again.to_dict() == cfg.to_dict()
+
+
+def test_safe_yaml_refuses_python_tags_without_running_them(tmp_path):
+    marker = tmp_path / "pwned"
+    text = f"seed: !!python/object/apply:os.system ['touch {marker}']\n"
+    msg = error_of(tmp_path, text)
+    assert "invalid YAML" in msg and not marker.exists()
+
+
+def test_duplicate_keys_are_errors(tmp_path):
+    assert "duplicate key 'seed' (first at line 1)" in error_of(tmp_path, "seed: 1\nseed: 2\n")
+
+
+def test_alias_bomb_and_size_cap_refused_quickly(tmp_path):
+    import time
+
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 10):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    t = time.perf_counter()
+    assert "alias bomb" in error_of(tmp_path, "\n".join(lines) + "\n")
+    big = cfg_file(tmp_path, "seed: 1\n" + "#" * (MAX_CONFIG_BYTES + 10) + "\n", "big.yaml")
+    with pytest.raises(ConfigError, match="too large"):
+        load_config(big)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    assert "expected a mapping" in error_of(tmp_path, "- 1\n- 2\n")
+    assert "invalid YAML" in error_of(tmp_path, "seed: [1, 2\n")
+
+
+def test_schema_lists_registry_names():
+    s = json_schema()
+    assert "relu" in str(s["$defs"]["ModelConfig"]["properties"]["activation"]) and "adam" in str(s)

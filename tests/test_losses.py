@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from mlpcli.activations import get_activation
+from mlpcli.errors import ConfigError
+from mlpcli.losses import get_loss
+
+
+def run(loss_name, out_name, Z, Y):
+    g = get_activation(out_name)
+    loss = get_loss(loss_name, g)
+    A = g(Z)
+    Yt = loss.targets(Y, Z.shape[1], np.float64)
+    delta = loss.delta(Z, A, Yt, np.empty_like(Z), np.empty_like(Z))
+    return loss.fn(Z, A, Yt), delta
+
+
+def test_squared_error_worked_value():
+    loss, delta = run("squared_error", "identity", np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]]))
+    assert loss == pytest.approx((1 + 4 + 1 + 1) / (2 * 2))
+    np.testing.assert_allclose(delta, [[0.5, 1.0], [-0.5, -0.5]])
+
+
+def test_cross_entropy_integer_and_one_hot_agree_with_closed_form():
+    Z = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.0]])
+    y = np.array([2, 0])
+    p = np.exp(Z) / np.exp(Z).sum(1, keepdims=True)
+    expected = -(np.log(p[0, 2]) + np.log(p[1, 0])) / 2
+    loss1, d1 = run("cross_entropy", "softmax", Z, y)
+    loss2, d2 = run("cross_entropy", "softmax", Z, np.eye(3)[y])
+    assert loss1 == pytest.approx(expected, rel=1e-12) and loss2 == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(d1, (p - np.eye(3)[y]) / 2, atol=1e-15)
+    np.testing.assert_allclose(d2, d1, atol=1e-15)
+
+
+def test_bce_accepts_vector_and_matrix_labels():
+    Z = np.array([[0.3], [-1.2], [2.0]])
+    y = np.array([1, 0, 1])
+    p = 1 / (1 + np.exp(-Z[:, 0]))
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    loss1, d1 = run("binary_cross_entropy", "sigmoid", Z, y)
+    loss2, d2 = run("binary_cross_entropy", "sigmoid", Z, y.reshape(-1, 1).astype(float))
+    assert loss1 == pytest.approx(expected, rel=1e-12) and loss2 == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(d1[:, 0], (p - y) / 3, atol=1e-15)
+    np.testing.assert_allclose(d2, d1)
+
+
+@pytest.mark.parametrize("loss,out", [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"), ("squared_error", "identity")])
+def test_stable_for_huge_logits(loss, out):
+    Z = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [1e4, -1e4]])
+    Y = np.array([1, 1, 0]) if loss == "cross_entropy" else np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    with np.errstate(all="raise"):
+        value, delta = run(loss, out, Z, Y)
+    assert np.isfinite(value) and np.isfinite(delta).all()
+    if loss == "cross_entropy":  # sample 0 is confidently wrong by 2000: loss 2000 / 3 per sample mean
+        assert value == pytest.approx((2000.0 + 0.0 + 0.0) / 3)
+
+
+def test_loss_refuses_mismatched_output():
+    with pytest.raises(ConfigError, match="needs output activation 'softmax'"):
+        get_loss("cross_entropy", get_activation("sigmoid"))
+    with pytest.raises(ConfigError, match="unknown loss 'mse'"):
+        get_loss("mse", get_activation("identity"))

@@ -27,6 +27,8 @@ import numpy as np
 from .errors import CheckpointError, ConfigError, MLPError
 
 FORMAT, VERSION = "mlpcli-checkpoint", 1
+COMMENT_PREFIX = "mlpcli-meta-sha256:"
+MAX_DEFLATE_RATIO = 1100  # deflate cannot compress beyond ~1032:1; a larger claim is a lie
 MAX_META_BYTES = 64 << 20
 MAX_HEADER_BYTES = 10_000
 _MEMBER = re.compile(r"^[A-Za-z0-9_.]+\.npy$")
@@ -79,10 +81,12 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> None:
         if v.dtype.kind == "f" and not np.isfinite(v).all():
             raise ValueError(f"refusing to save non-finite array {k}")
     meta = {**meta, "format": FORMAT, "version": VERSION, "sha256": {k: sha256(v) for k, v in arrays.items()}}
-    arrays["meta"] = np.array(json.dumps(meta, separators=(",", ":")).encode("utf-8"))  # 0-d bytes: UTF-8 JSON
+    meta_bytes = json.dumps(meta, separators=(",", ":")).encode("utf-8")
+    arrays["meta"] = np.array(meta_bytes)  # 0-d bytes: UTF-8 JSON
 
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            zf.comment = (COMMENT_PREFIX + hashlib.sha256(meta_bytes).hexdigest()).encode()  # guards meta itself
             for name, a in arrays.items():
                 with zf.open(name + ".npy", "w", force_zip64=True) as m:
                     np.lib.format.write_array(m, a, allow_pickle=False)
@@ -113,6 +117,14 @@ class _Reader:
         for n in names:
             if not _MEMBER.match(n):
                 raise self.error(f"unexpected member {n!r}")
+        size = os.path.getsize(self.path)
+        for i in infos:  # declared sizes against the file itself: nothing larger is ever allocated
+            if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise self.error(f"member {i.filename!r} uses an unsupported compression")
+            if i.header_offset + i.compress_size > size or (
+                    i.file_size != i.compress_size if i.compress_type == zipfile.ZIP_STORED
+                    else i.file_size > MAX_DEFLATE_RATIO * max(i.compress_size, 1)):
+                raise self.error(f"member {i.filename!r} declares {i.file_size} bytes, more than the file can hold")
         self.infos = {i.filename[:-4]: i for i in infos}
 
     def error(self, msg):
@@ -128,27 +140,27 @@ class _Reader:
             raise self.error(f"missing array {name!r}")
         f = self.zf.open(info)
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER_BYTES)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER_BYTES)
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
-        except Exception as e:  # noqa: BLE001 - any malformed header is one error
+            try:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER_BYTES)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER_BYTES)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+            except Exception as e:  # noqa: BLE001 - any malformed header is one error
+                raise self.error(f"array {name!r} has a malformed .npy header: {e}") from None
+            if dtype.hasobject or dtype.kind not in "fiuS" or dtype.byteorder == ">":
+                raise self.error(f"array {name!r} has dtype {dtype}; expected a plain numeric array")
+            if fortran:
+                raise self.error(f"array {name!r} is in Fortran order; expected C order")
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            held = info.file_size - f.tell()
+            if held != nbytes:
+                raise self.error(f"array {name!r} declares {shape} {dtype} ({nbytes} bytes) but its member holds {held} bytes")
+        except BaseException:
             f.close()
-            raise self.error(f"array {name!r} has a malformed .npy header: {e}") from None
-        if dtype.hasobject or dtype.kind not in "fiuS" or (dtype.byteorder == ">"):
-            f.close()
-            raise self.error(f"array {name!r} has dtype {dtype}; expected a plain numeric array")
-        if fortran:
-            f.close()
-            raise self.error(f"array {name!r} is in Fortran order; expected C order")
-        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if info.file_size != f.tell() + nbytes:
-            f.close()
-            raise self.error(f"array {name!r} declares {shape} {dtype} ({nbytes} bytes) but its member holds "
-                             f"{info.file_size - f.tell()} bytes")
+            raise
         return f, shape, dtype, nbytes
 
     def read(self, name, shape=None, dtypes=None):
@@ -182,8 +194,12 @@ def _read_meta(r: _Reader) -> dict:
         raise r.error(f"'meta' has dtype {dtype} and shape {shape}; expected a JSON string")
     if nbytes > MAX_META_BYTES:
         raise r.error(f"'meta' is {nbytes} bytes, over the {MAX_META_BYTES} limit")
+    raw = r.read("meta")[()]
+    expected = r.zf.comment.decode("ascii", "replace")
+    if not expected.startswith(COMMENT_PREFIX) or hashlib.sha256(raw).hexdigest() != expected[len(COMMENT_PREFIX):]:
+        raise r.error("'meta' fails its SHA-256 checksum (the file is corrupted)")
     try:
-        meta = json.loads(r.read("meta")[()].decode("utf-8"))
+        meta = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise r.error(f"'meta' is not valid JSON: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -363,12 +363,13 @@ class Config(Section):
         need = LOSSES[self.loss].requires_output
         if need and m.output_name() != need:
             raise _err("loss_output", "loss {loss!r} needs output activation {need!r} (model.output is {got!r})",
-                       loss=self.loss, need=need, got=m.output_name())
+                       loss=self.loss, need=need, got=m.output_name(), at="model.output" if "output" in m.model_fields_set else "loss")
         if self.loss == "cross_entropy" and m.layers[-1] < 2:
-            raise _err("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output")
+            raise _err("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output",
+                       at="model.layers")
         es = self.training.early_stopping
         if es is not None and self.training.epochs and es.monitor.startswith("val_") and not self.data.validation_split:
-            raise _err("monitor", "early_stopping.monitor {m!r} needs data.validation_split > 0", m=es.monitor)
+            raise _err("monitor", "{m!r} needs data.validation_split > 0", m=es.monitor, at="training.early_stopping.monitor")
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -507,8 +508,10 @@ def apply_overrides(data: dict, overrides, source: str = "--set") -> dict:
 
 
 def _format_error(err: dict, source: str, node, overridden) -> str:
-    loc = [p for p in err["loc"] if p != "__root__"]
     ctx = err.get("ctx") or {}
+    loc = [p for p in err["loc"] if p != "__root__"]
+    if ctx.get("at"):  # an error about how keys fit together names the key it is about
+        loc = [*loc, *ctx["at"].split(".")]
     if err["type"] == "unknown_key":
         loc = [*loc, ctx["key"]]
     path = ".".join(str(p) for p in loc) or "(top level)"

@@ -108,6 +108,12 @@ def load_array(path, what: str = "array") -> np.ndarray:
     path = str(path)
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a .npy file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+        raise DataError(f"{path}: not a .npy or .npz file")
     try:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:

@@ -85,8 +85,12 @@ class MLP:
         init = m.init
         if init.path is not None:
             from .checkpoint import read_weights
+            from .errors import CheckpointError
 
-            net.set_params(read_weights(init.path, net))
+            try:
+                net.set_params(read_weights(init.path, net))
+            except CheckpointError as e:
+                raise ConfigError(f"model.init.from: {e}") from None
         else:
             rng = rng if rng is not None else streams(cfg.seed)["init"]
             for W, W0 in zip(net.W, init_weights(init.name, rng, net.layers, net.dtype, **init.params()), strict=True):

@@ -14,7 +14,7 @@ def format_row(row: dict, epochs: int) -> str:
         if row.get(k) is not None:
             parts.append(f"{k} {row[k]:.4f}")
     parts.append(f"lr {row['lr']:.3g}")
-    parts.append(f"{row['seconds']:.2f}s")
+    parts.append(f"{row['seconds']:.3g}s")
     return "  ".join(parts)
 
 

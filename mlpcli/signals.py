@@ -29,4 +29,5 @@ def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
         yield stop
     finally:
         for s, h in previous.items():
-            signal.signal(s, h)
+            # once stopping, the process is on its way out: more Ctrl-C must not cut the exit short
+            signal.signal(s, signal.SIG_IGN if stop.signum else h)

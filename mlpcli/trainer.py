@@ -177,11 +177,11 @@ class Trainer:
         if self.run is not None:
             self.run.write_config(self.cfg)
             self.run.write_metrics(self.history)
-            if self.last_good is None or self.epoch == 0:
-                self.save()  # the initial weights: a last good checkpoint from the start
+            self.save()  # the starting state (initial or resumed): a last good checkpoint from the start
         stopped_early = False
-        while self.epoch < E and not stopped_early:
-            stopped_early = self.run_epoch()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported as exit 3, not as warnings
+            while self.epoch < E and not stopped_early:
+                stopped_early = self.run_epoch()
         if self.best_params is not None and self.cfg.training.early_stopping and self.cfg.training.early_stopping.restore_best:
             self.model.set_params(self.best_params)
         result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.best_epoch,

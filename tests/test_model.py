@@ -19,7 +19,7 @@ def random_net(hidden, loss, out, bias, l2=0.05, layers=(4, 6, 5, 3), seed=0):
     return net
 
 
-@pytest.mark.parametrize("hidden,head,bias", itertools.product(HIDDEN, HEADS, [True, False]))
+@pytest.mark.parametrize("hidden,head,bias", list(itertools.product(HIDDEN, HEADS, [True, False])))
 def test_backprop_matches_central_differences(hidden, head, bias):
     loss, out = head
     net = random_net(hidden, loss, out, bias)

@@ -47,20 +47,27 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------- normalisation
-def fit_normalizer(cfg_data, X) -> dict:
+def _chunks(X, rows=None, size=8192):
+    """Successive blocks of rows of X (all rows, or the given row indices), as arrays."""
+    n = len(X) if rows is None else len(rows)
+    for i in range(0, n, size):
+        yield i, np.asarray(X[i : i + size] if rows is None else X[rows[i : i + size]])
+
+
+def fit_normalizer(cfg_data, X, rows=None) -> dict:
     """Statistics from the training inputs only: none, scale (1/scale) or standard (mean, std)."""
     kind = cfg_data.normalize
     if kind == "scale":
         return {"kind": "scale", "scale": float(cfg_data.scale)}
     if kind == "standard":
-        mean = np.zeros(X.shape[1])
-        sq = np.zeros(X.shape[1])
-        for i in range(0, len(X), 8192):  # chunked: works on memory-mapped files too
-            c = np.asarray(X[i : i + 8192], dtype=np.float64)
+        mean, sq, n = np.zeros(X.shape[1]), np.zeros(X.shape[1]), 0
+        for _, c in _chunks(X, rows):  # chunked: works on memory-mapped files too
+            c = c.astype(np.float64)
             mean += c.sum(0)
             sq += (c * c).sum(0)
-        mean /= len(X)
-        std = np.sqrt(np.maximum(sq / len(X) - mean**2, 0.0))
+            n += len(c)
+        mean /= n
+        std = np.sqrt(np.maximum(sq / n - mean**2, 0.0))
         std[std < 1e-8] = 1.0  # constant features (MNIST's border pixels) are only centred
         return {"kind": "standard", "mean": mean.tolist(), "std": std.tolist()}
     return {"kind": "none"}
@@ -77,28 +84,41 @@ def normalize_(X, norm: dict):
     return X
 
 
-def prepare_inputs(X, norm, dtype):
-    """Normalised float inputs: in memory, or a lazy view when the file is too large."""
-    if np.dtype(dtype).itemsize * np.prod(X.shape, dtype=np.int64) > MATERIALIZE_LIMIT:
-        return LazyInputs(X, norm, dtype)
-    return normalize_(np.array(X, dtype=dtype), norm)  # np.array copies: a memmap is never written
+def prepare_inputs(X, norm, dtype, rows=None):
+    """The training inputs the loop gathers batches from: normalised floats in memory, converted
+    block by block straight from the source (no full-size intermediate), or a lazy view of a file
+    too large for memory."""
+    n = len(X) if rows is None else len(rows)
+    if np.dtype(dtype).itemsize * n * X.shape[1] > MATERIALIZE_LIMIT:
+        return LazyInputs(X, norm, dtype, rows)
+    out = np.empty((n, X.shape[1]), dtype)
+    for i, c in _chunks(X, rows):
+        out[i : i + len(c)] = c
+    return normalize_(out, norm)
 
 
 class LazyInputs:
-    """Rows of a memory-mapped array, normalised as they are read (for files larger than memory)."""
+    """Rows of an array (a memory-mapped file, or a split of one), normalised as they are read.
 
-    def __init__(self, X, norm, dtype):
-        self.raw, self.norm, self.dtype = X, norm, np.dtype(dtype)
-        self.shape, self.ndim = X.shape, 2
+    Used for splits that are only read in order (validation, test) and for training sets
+    larger than memory; ``take`` gathers a batch, slicing gives a block of rows.
+    """
+
+    def __init__(self, X, norm, dtype, rows=None):
+        self.raw, self.norm, self.dtype, self.rows = X, norm, np.dtype(dtype), rows
+        self.shape, self.ndim = (len(X) if rows is None else len(rows), X.shape[1]), 2
 
     def __len__(self):
-        return len(self.raw)
+        return self.shape[0]
+
+    def _raw_rows(self, idx):
+        return self.raw[idx] if self.rows is None else self.raw[self.rows[idx]]
 
     def __getitem__(self, idx):
-        return normalize_(np.array(self.raw[idx], dtype=self.dtype), self.norm)
+        return normalize_(np.array(self._raw_rows(idx), dtype=self.dtype), self.norm)
 
     def take(self, idx, out):
-        out[...] = self.raw[np.asarray(idx)]
+        out[...] = self._raw_rows(np.asarray(idx))
         return normalize_(out, self.norm)
 
 
@@ -249,22 +269,22 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
     if test is not None:
         check_fits_model(cfg, Xte, yte, source, "test")
 
-    val = None
+    train_rows = val_rows = None  # the split is kept as row indices: no copy of the raw inputs
     if d.validation_split:
         n_val = int(round(len(ytr) * d.validation_split))
         if n_val < 1 or n_val >= len(ytr):
             raise DataError(f"{source}: validation_split {d.validation_split} of {len(ytr)} samples leaves an empty split")
         perm = rng.permutation(len(ytr))
-        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        val = (Xtr[vi], ytr[vi])
-        Xtr, ytr = Xtr[ti], ytr[ti]
-    norm = normalizer if normalizer is not None else fit_normalizer(d, Xtr)
+        val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    norm = normalizer if normalizer is not None else fit_normalizer(d, Xtr, train_rows)
     dtype = cfg.training.dtype
-    ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype), ytr), task=task, normalizer=norm, source=source)
-    if val is not None:
-        ds.val = Split(prepare_inputs(val[0], norm, dtype), val[1])
+    y_train = ytr if train_rows is None else ytr[train_rows]
+    # the training set is gathered at random every step: in memory; the others are read in order: lazily
+    ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype, train_rows), y_train), task=task, normalizer=norm, source=source)
+    if val_rows is not None:
+        ds.val = Split(LazyInputs(Xtr, norm, dtype, val_rows), ytr[val_rows])
     if test is not None:
-        ds.test = Split(prepare_inputs(Xte, norm, dtype), yte)
+        ds.test = Split(LazyInputs(Xte, norm, dtype), yte)
     return ds
 
 

@@ -20,20 +20,23 @@ from .errors import ConfigError
 from .losses import get_loss
 from .metrics import predicted_classes
 
-PREDICT_CHUNK = 8192  # rows per forward pass in predict/evaluate: bounded memory, fast GEMMs
+PREDICT_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounded memory, still large GEMMs
 
 
 class _Workspace:
-    """Preallocated buffers for one batch size: Z/A per layer, deltas and scratch."""
+    """Preallocated buffers for one batch size: Z/A per layer and, for training, deltas and scratch."""
 
-    def __init__(self, n, layers, dtype):
+    def __init__(self, n, layers, dtype, train=True):
         sizes = layers[1:]
         self.A = [np.empty((n, m), dtype) for m in sizes]  # hidden layers: Z overwritten by A
         self.Z_out = np.empty((n, sizes[-1]), dtype)  # the logits are kept for the loss
-        self.delta = [np.empty((n, m), dtype) for m in sizes]
-        self.work = [np.empty((n, m), dtype) for m in sizes]
+        self.delta = [np.empty((n, m), dtype) for m in sizes] if train else None
+        self.work = [np.empty((n, m), dtype) for m in sizes] if train else [None] * len(sizes)
         self.X = np.empty((n, layers[0]), dtype)  # the gathered input batch
         self.pred = np.empty(n, np.intp)
+        self.ones = np.ones((1, n), dtype)  # db = ones @ delta: the column sums as one BLAS call
+        self.fused = [False] * len(sizes)  # layer l's work buffer holds g'(z) from the forward pass
+        self.targets = {}  # the gathered targets of a batch, by dtype and shape
 
 
 class MLP:
@@ -70,6 +73,8 @@ class MLP:
         self.b = [self.params[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
         self.dW = [self.grads[f"W{l}"] for l in range(1, L + 1)]
         self.db = [self.grads[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
+        self._db_rows = [db.reshape(1, -1) if db is not None else None for db in self.db]  # (1, m) views
+        self._l2_work = [np.empty_like(W) for W in self.W] if self.l2 else []
         self._ws: dict[int, _Workspace] = {}
         self.task = "classification" if (self.loss.name != "squared_error" or self.activations[-1].name in ("softmax", "sigmoid", "step")) else "regression"
 
@@ -121,7 +126,7 @@ class MLP:
         return f"MLP(layers={self.layers}, activations=[{acts}], loss={self.loss.name}, bias={self.bias}, dtype={self.dtype})"
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, X, ws):
+    def _forward(self, X, ws, train=False):
         """Forward pass into the workspace; returns (Z_out, A_out)."""
         A_prev, L = X, len(self.W)
         for l in range(L):
@@ -129,19 +134,34 @@ class MLP:
             np.matmul(A_prev, self.W[l].T, out=Z)  # Z = A_prev @ W.T + b, (n, m_l)
             if self.bias:
                 Z += self.b[l]
-            self.activations[l].spec.forward(Z, ws.A[l], **self.activations[l].params)  # A = g(Z), in place for hidden layers
+            g = self.activations[l]
+            fast = train and l < L - 1 and g.spec.forward_train is not None
+            if fast:  # A = g(Z) and g'(z) together; backward then only multiplies
+                g.spec.forward_train(Z, ws.A[l], ws.work[l], **g.params)
+            else:
+                g.spec.forward(Z, ws.A[l], **g.params)  # A = g(Z), in place for hidden layers
+            ws.fused[l] = fast
             A_prev = ws.A[l]
         return ws.Z_out, ws.A[-1]
 
-    def _workspace(self, n) -> _Workspace:
-        ws = self._ws.get(n)
+    def _workspace(self, n, train=True) -> _Workspace:
+        ws = self._ws.get((n, train))
         if ws is None:
             if len(self._ws) > 4:  # only a couple of batch sizes occur in a run
                 self._ws.clear()
-            ws = self._ws[n] = _Workspace(n, self.layers, self.dtype)
+            ws = self._ws[(n, train)] = _Workspace(n, self.layers, self.dtype, train)
         return ws
 
+    def _input(self, Xc, ws):
+        """A chunk of inputs as a float array of the network's dtype (copied only if it is not one)."""
+        if isinstance(Xc, np.ndarray) and Xc.dtype == self.dtype and Xc.flags.c_contiguous:
+            return Xc
+        np.copyto(ws.X, Xc, casting="unsafe")
+        return ws.X
+
     def _as_input(self, X):
+        if not isinstance(X, np.ndarray) and hasattr(X, "take"):  # LazyInputs: rows normalised as read
+            return X
         X = np.asarray(X)
         if X.ndim == 1:  # a column of scalars for a 1-input network, else one sample
             X = X.reshape(-1, 1) if self.layers[0] == 1 else X.reshape(1, -1)
@@ -157,9 +177,8 @@ class MLP:
         out = np.empty((len(X), self.layers[-1]), self.dtype)
         for i in range(0, len(X), PREDICT_CHUNK):
             Xc = X[i : i + PREDICT_CHUNK]
-            ws = self._workspace(len(Xc))
-            np.copyto(ws.X, Xc, casting="unsafe")
-            out[i : i + len(Xc)] = self._forward(ws.X, ws)[1]
+            ws = self._workspace(len(Xc), train=False)
+            out[i : i + len(Xc)] = self._forward(self._input(Xc, ws), ws)[1]
         return out
 
     def predict(self, X):
@@ -168,24 +187,29 @@ class MLP:
         return predicted_classes(A) if self.task == "classification" else A
 
     # ------------------------------------------------------------------ backward
-    def _backward(self, X, Y, ws) -> float:
-        """One forward and backward pass; fills the flat gradient and returns the loss (with l2)."""
-        Z_out, A_out = self._forward(X, ws)
+    def _backward(self, X, Y, ws, scale=1.0) -> float:
+        """One forward and backward pass; fills the flat gradient with ``scale`` * dL/dp and
+        returns the loss (with l2). Backprop is linear in delta, so a factor the optimiser wants
+        on every gradient (plain SGD's lr) costs one multiply of the small output delta."""
+        Z_out, A_out = self._forward(X, ws, train=True)
         loss = self.loss.fn(Z_out, A_out, Y)
         L = len(self.W)
         delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1])  # dL/dZ_L, mean over m inside
+        if scale != 1.0:
+            delta *= scale
         for l in range(L - 1, -1, -1):
             A_prev = ws.A[l - 1] if l > 0 else X
             np.matmul(delta.T, A_prev, out=self.dW[l])  # dW = delta.T @ A_prev, (m_l, m_{l-1})
             if self.bias:
-                np.sum(delta, axis=0, out=self.db[l])  # db = delta.sum(0)
+                np.matmul(ws.ones, delta, out=self._db_rows[l])  # db = delta.sum(0), as ones @ delta
             if l > 0:
                 dA = np.matmul(delta, self.W[l], out=ws.delta[l - 1])  # dA_prev = delta @ W
-                delta = self.activations[l - 1].backward(dA, ws.A[l - 1], dA, ws.work[l - 1])
+                delta = self.activations[l - 1].backward(dA, ws.A[l - 1], dA, ws.work[l - 1], ws.fused[l - 1])
         if self.l2:
-            for W, dW in zip(self.W, self.dW, strict=True):
+            for W, dW, tmp in zip(self.W, self.dW, self._l2_work, strict=True):
                 loss += 0.5 * self.l2 * float(np.vdot(W, W))  # L + lambda/2 ||W||^2
-                dW += self.l2 * W
+                np.multiply(W, scale * self.l2, out=tmp)
+                dW += tmp
         return loss
 
     def loss_and_gradients(self, X, y):
@@ -228,9 +252,8 @@ def evaluate(model, X, y, task: str | None = None) -> dict:
     total, correct, outs = 0.0, 0, []
     for i in range(0, n, PREDICT_CHUNK):
         Xc = X[i : i + PREDICT_CHUNK]
-        ws = model._workspace(len(Xc))
-        np.copyto(ws.X, Xc, casting="unsafe")
-        Z, A = model._forward(ws.X, ws)
+        ws = model._workspace(len(Xc), train=False)
+        Z, A = model._forward(model._input(Xc, ws), ws)
         Yc = targets_for(y[i : i + PREDICT_CHUNK], model.loss.name, model.layers[-1], model.dtype)
         total += model.loss.fn(Z, A, Yc) * len(Xc)
         if task == "classification":
@@ -250,7 +273,6 @@ def full_gradient_norm(model, X, Y) -> float:
     for i in range(0, n, PREDICT_CHUNK):
         Xc, Yc = X[i : i + PREDICT_CHUNK], Y[i : i + PREDICT_CHUNK]
         ws = model._workspace(len(Xc))
-        np.copyto(ws.X, Xc, casting="unsafe")
-        model._backward(ws.X, Yc, ws)  # each chunk's gradient is its mean (l2 included) ...
+        model._backward(model._input(Xc, ws), Yc, ws)  # each chunk's gradient is its mean (l2 included) ...
         acc += model._grad_flat * (len(Yc) / n)  # ... so the weighted sum is the full mean
     return float(np.linalg.norm(acc))

@@ -25,36 +25,62 @@ class Optimizer:
         self.state = {s: np.zeros(size, dtype) for s in self.slots}
         self._work = np.empty(size, dtype)
 
+    def grad_scale(self, lr) -> float:
+        """The factor the model puts on every gradient it hands to ``step`` (see SGD)."""
+        return 1.0
+
     def step(self, p, g, lr):
         raise NotImplementedError
 
+    def extra_state(self) -> dict:
+        return {"t": self.t}
+
+    def load_extra_state(self, s: dict) -> None:
+        self.t = int(s["t"])
+
 
 class SGD(Optimizer):
-    """buf = momentum*buf + g; g = g + momentum*buf (nesterov) or buf; p -= lr*g."""
+    """torch's SGD: buf = momentum*buf + g; p -= lr * (g + momentum*buf if nesterov else buf).
+
+    Computed in fewer passes over the parameters: the model hands over gradients already
+    multiplied by lr (``grad_scale``), and the state is the velocity v = lr*buf, rescaled
+    when the schedule changes the rate. Then v = momentum*v + lr*g and p -= v: the same update.
+    """
 
     name = "sgd"
     hyperparams = {"momentum": 0.0, "nesterov": False}
 
     def __init__(self, size, dtype, **hp):
-        self.slots = ("momentum_buffer",) if hp.get("momentum", 0.0) else ()
+        self.slots = ("velocity",) if hp.get("momentum", 0.0) else ()
         super().__init__(size, dtype, **hp)
+        self.velocity_lr = None  # the rate the velocity is scaled with
 
-    def step(self, p, g, lr):
+    def grad_scale(self, lr) -> float:
+        return lr
+
+    def step(self, p, g, lr):  # g = lr * dL/dp
         self.t += 1
-        w = self._work
         if not self.momentum:
-            np.multiply(g, lr, out=w)
+            p -= g
+            return
+        v = self.state["velocity"]
+        if self.velocity_lr is not None and lr != self.velocity_lr:
+            v *= lr / self.velocity_lr  # keep v = lr * buf under the new rate
+        self.velocity_lr = lr
+        v *= self.momentum  # the first step gives v = lr*g, as torch's buf = clone(g)
+        v += g
+        if self.nesterov:
+            np.multiply(v, self.momentum, out=self._work)
+            self._work += g
+            p -= self._work
         else:
-            buf = self.state["momentum_buffer"]
-            buf *= self.momentum  # the first step gives buf = g, as torch's clone
-            buf += g
-            if self.nesterov:
-                np.multiply(buf, self.momentum, out=w)
-                w += g
-                w *= lr
-            else:
-                np.multiply(buf, lr, out=w)
-        p -= w
+            p -= v
+
+    def extra_state(self) -> dict:
+        return {"t": self.t, "velocity_lr": self.velocity_lr}
+
+    def load_extra_state(self, s: dict) -> None:
+        self.t, self.velocity_lr = int(s["t"]), s.get("velocity_lr")
 
 
 class Adam(Optimizer):

@@ -60,35 +60,37 @@ class RichReporter(PlainReporter):
 
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), TextColumn("batch {task.fields[batch]}"),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[metric]}"), TextColumn("lr {task.fields[lr]}"),
-            TextColumn("{task.fields[speed]} samples/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, transient=False,
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(bar_width=24), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
         )
         t = trainer
         self.total_epochs = t.cfg.training.epochs
         self.progress.start()
         self.task = self.progress.add_task("train", total=max(1, self.total_epochs * t.n_batches),
-                                           completed=t.epoch * t.n_batches + t.batch, epoch="", batch="", loss="",
-                                           metric="", lr="", speed="")
+                                           completed=t.epoch * t.n_batches + t.batch, epoch="", stats="")
         self.last, self.t0, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
 
-    def batch(self, trainer, loss):
+    def _update(self, t, epoch_done=False):
         now = time.perf_counter()
-        if now - self.last < 0.1:  # a refresh costs far more than a batch; ten a second is plenty
-            return
-        self.last = now
-        t, p = trainer, trainer.partial
+        p = t.partial
         seen = max(p["seen"], 1)
         metric = f"acc {p['metric_sum'] / seen:.4f}" if t.classification else f"mse {p['metric_sum'] / seen:.4g}"
         speed = (t.step * t.batch_size - self.samples0) / max(now - self.t0, 1e-9)
-        self.progress.update(self.task, completed=t.epoch * t.n_batches + t.batch, epoch=f"{t.epoch + 1}/{self.total_epochs}",
-                             batch=f"{t.batch}/{t.n_batches}", loss=f"{p['loss_sum'] / seen:.4f}", metric=metric,
-                             lr=f"{t.sched.lr:.3g}", speed=f"{speed:,.0f}")
+        epoch = t.epoch if epoch_done else t.epoch + 1
+        batch = t.n_batches if epoch_done else t.batch
+        stats = (f"batch {batch}/{t.n_batches}  loss {p['loss_sum'] / seen:.4f}  {metric}  "
+                 f"lr {t.sched.lr if not epoch_done else t.history[-1]['lr']:.3g}  {speed:,.0f} samples/s")
+        self.progress.update(self.task, completed=t.epoch * t.n_batches + (0 if epoch_done else t.batch),
+                             epoch=f"{epoch}/{self.total_epochs}", stats=stats)
+
+    def batch(self, trainer, loss):
+        now = time.perf_counter()
+        if now - self.last >= 0.1:  # a refresh costs far more than a batch; ten a second is plenty
+            self.last = now
+            self._update(trainer)
 
     def epoch(self, trainer, row):
-        t = trainer
-        self.progress.update(self.task, completed=t.epoch * t.n_batches)
+        self._update(trainer, epoch_done=True)
         if self.should_print(trainer, row):
             self.progress.console.print(format_row(row, self.total_epochs))
 

@@ -119,7 +119,7 @@ class Trainer:
             "epoch": self.epoch, "batch": self.batch, "step": self.step,
             "rng": {"shuffle": get_state(self.shuffle_rng), "epoch_start": self.epoch_rng_state},
             "partial": self.partial if self.batch else None,
-            "optimizer": {"name": self.opt.name, "t": self.opt.t}, "schedule": self.sched.state_dict(),
+            "optimizer": {"name": self.opt.name, **self.opt.extra_state()}, "schedule": self.sched.state_dict(),
             "early_stopping": {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
                                "monitor": self.monitor, "stop_reason": self.stop_reason},
             "history": self.history, "metrics": self.history[-1] if self.history else {},
@@ -155,7 +155,7 @@ class Trainer:
         for slot, flat in self.opt.state.items():
             for name, view in _split_like(flat, self.model):
                 view[...] = arrays[f"{slot}.{name}"]
-        self.opt.t = int(meta["optimizer"]["t"])
+        self.opt.load_extra_state(meta["optimizer"])
         self.sched.load_state_dict(meta["schedule"])
         set_state(self.shuffle_rng, meta["rng"]["shuffle"])
         self.epoch_rng_state = meta["rng"]["epoch_start"]
@@ -204,6 +204,7 @@ class Trainer:
             perm = self.shuffle_rng.permutation(self.n) if self.cfg.training.shuffle else None
         B, p = self.batch_size, self.partial
         lazy = not isinstance(X, np.ndarray)
+        scale = opt.grad_scale(lr)
         for bi in range(self.batch, self.n_batches):
             lo, hi = bi * B, min((bi + 1) * B, self.n)
             ws = m._workspace(hi - lo)
@@ -211,9 +212,10 @@ class Trainer:
                 Xb, Yb, idx = X[lo:hi], Y[lo:hi], slice(lo, hi)
             else:
                 idx = perm[lo:hi] if perm is not None else np.arange(lo, hi)
-                Xb = X.take(idx, out=ws.X) if lazy else np.take(X, idx, axis=0, out=ws.X)
-                Yb = Y[idx]
-            loss = m._backward(Xb, Yb, ws)
+                # mode="clip": np.take with the default mode="raise" copies through a temporary buffer
+                Xb = X.take(idx, out=ws.X) if lazy else np.take(X, idx, axis=0, out=ws.X, mode="clip")
+                Yb = np.take(Y, idx, axis=0, out=_target_buffer(ws, Y, hi - lo), mode="clip")
+            loss = m._backward(Xb, Yb, ws, scale)
             if not math.isfinite(loss):
                 raise self.diverged(f"the loss is {loss}")
             opt.step(m._flat, m._grad_flat, lr)
@@ -307,6 +309,15 @@ class Trainer:
             if s is not None:
                 out[split] = evaluate(self.model, s.X, s.y, self.data.task)
         return out
+
+
+def _target_buffer(ws, Y, n):
+    """A preallocated buffer for a batch of targets shaped like Y's rows."""
+    key = (Y.dtype.str, Y.shape[1:])
+    buf = ws.targets.get(key)
+    if buf is None:
+        buf = ws.targets[key] = np.empty((n, *Y.shape[1:]), Y.dtype)
+    return buf
 
 
 def _split_like(flat, model):

@@ -36,10 +36,10 @@ def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     X, y = random_batch(net.layers, "squared_error", n=5)
     real = MLP._backward
 
-    def broken(self, X, Y, ws):
+    def broken(self, X, Y, ws, scale=1.0):
         l2, self.l2 = self.l2, 0.0
         try:
-            return real(self, X, Y, ws) + 0.0
+            return real(self, X, Y, ws, scale) + 0.0
         finally:
             self.l2 = l2
 

@@ -16,7 +16,7 @@ def run(name, **hp):
     opt = get_optimizer(name, 3, np.float64, **hp)
     p = np.array(P0)
     for g in GRADS:
-        opt.step(p, np.array(g), LR)
+        opt.step(p, np.array(g) * opt.grad_scale(LR), LR)  # the model hands over gradients times grad_scale
     return p
 
 
@@ -80,5 +80,22 @@ def test_rmsprop(hp):
 
 def test_plain_sgd_has_no_state_and_momentum_does():
     assert get_optimizer("sgd", 3, np.float32).state == {}
-    assert set(get_optimizer("sgd", 3, np.float32, momentum=0.9).state) == {"momentum_buffer"}
+    assert set(get_optimizer("sgd", 3, np.float32, momentum=0.9).state) == {"velocity"}
     assert set(get_optimizer("adam", 3, np.float32).state) == {"exp_avg", "exp_avg_sq"}
+
+
+def test_sgd_momentum_follows_torch_when_the_rate_changes():
+    """The velocity is rescaled with the rate: buf stays lr-free, as torch's momentum_buffer."""
+    rates = [0.1, 0.1, 0.03]
+    opt = get_optimizer("sgd", 3, np.float64, momentum=0.9)
+    p = np.array(P0)
+    for g, lr in zip(GRADS, rates, strict=True):
+        opt.step(p, np.array(g) * opt.grad_scale(lr), lr)
+    ref = []
+    for i in range(3):
+        q, buf = P0[i], None
+        for G, lr in zip(GRADS, rates, strict=True):
+            buf = G[i] if buf is None else 0.9 * buf + G[i]
+            q = q - lr * buf
+        ref.append(q)
+    np.testing.assert_allclose(p, ref, rtol=1e-13)

@@ -1,0 +1,221 @@
+"""MNIST training epoch: mlp against the bare GEMM floor, PyTorch CPU and scikit-learn, side by side.
+
+    python benchmarks/bench_mnist.py [--data DIR] [--epochs 5] [--batch-sizes 128,32,512] [--no-write]
+
+Network 784-256-256-10, ReLU, softmax cross-entropy, SGD momentum 0.9, float32, shuffled
+each epoch. Each contender runs its epochs interleaved with the others (round robin), so
+machine noise hits all alike; the table shows medians and ratios to the GEMM floor of the
+same run, and is written to benchmarks/RESULTS.md with the machine's description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from common import ROOT, load_mnist, machine, median
+
+LAYERS = [784, 256, 256, 10]
+LR, MOMENTUM = 0.05, 0.9
+
+
+# ---------------------------------------------------------------------------- contenders
+def mlp_epoch_runner(X, y, batch):
+    """mlp's real training loop (Trainer.run_epoch); the time is the one metrics.csv records."""
+    import mlpcli
+    from mlpcli.data import Dataset, Split
+    from mlpcli.trainer import Trainer
+
+    cfg = mlpcli.load_config(None, [f"model.layers={LAYERS}", "model.activation=relu", "model.init=he",
+                                    "loss=cross_entropy", "optimizer=sgd", f"optimizer.lr={LR}",
+                                    f"optimizer.momentum={MOMENTUM}", f"training.batch_size={batch}",
+                                    "training.epochs=1000", "training.dtype=float32"])
+    t = Trainer(cfg, data=Dataset(train=Split(X, y), task="classification"))
+
+    def run():
+        t.batch = 0
+        t.run_epoch()
+        return t.history[-1]["seconds"]
+
+    return run, t
+
+
+def floor_runner(X, y, batch):
+    """The same GEMMs and a plain update, nothing else: what no NumPy MLP can beat."""
+    rng = np.random.default_rng(0)
+    Ws = [rng.normal(0, 0.05, size=(m, n)).astype(np.float32) for n, m in zip(LAYERS[:-1], LAYERS[1:], strict=True)]
+    dWs = [np.empty_like(W) for W in Ws]
+    n = len(X)
+    bufs = {}
+
+    def buffers(b):
+        if b not in bufs:
+            bufs[b] = ([np.empty((b, m), np.float32) for m in LAYERS[1:]], [np.empty((b, m), np.float32) for m in LAYERS[1:-1]])
+        return bufs[b]
+
+    Xs = np.ascontiguousarray(X[rng.permutation(n)])  # pre-shuffled: the floor does not gather
+
+    def run():
+        t0 = time.perf_counter()
+        for lo in range(0, n, batch):
+            Xb = Xs[lo : lo + batch]
+            A, D = buffers(len(Xb))
+            prev = Xb
+            for W, Z in zip(Ws, A, strict=True):
+                np.matmul(prev, W.T, out=Z)
+                prev = Z
+            delta = A[-1]
+            for l in range(len(Ws) - 1, -1, -1):
+                np.matmul(delta.T, A[l - 1] if l else Xb, out=dWs[l])
+                if l:
+                    np.matmul(delta, Ws[l], out=D[l - 1])
+                    delta = D[l - 1]
+            for W, dW in zip(Ws, dWs, strict=True):
+                dW *= np.float32(1e-6)
+                W -= dW
+        return time.perf_counter() - t0
+
+    return run
+
+
+def torch_runner(X, y, batch):
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(),
+                              torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    n = len(X)
+
+    def run():
+        t0 = time.perf_counter()
+        perm = torch.randperm(n)
+        for lo in range(0, n, batch):
+            idx = perm[lo : lo + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+        return time.perf_counter() - t0
+
+    return run
+
+
+def sklearn_runner(X, y, batch):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(256, 256), solver="sgd", learning_rate_init=LR, momentum=MOMENTUM,
+                        nesterovs_momentum=False, batch_size=batch, max_iter=1, shuffle=True, random_state=0)
+    classes = np.arange(10)
+
+    def run():
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(X, y, classes=classes)
+        return time.perf_counter() - t0
+
+    return run
+
+
+def available(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ---------------------------------------------------------------------------- measurements
+def bytes_per_step(X, y, batch=128, steps=50):
+    """Bytes NumPy allocates per training step after warm-up (tracemalloc sees NumPy's buffers)."""
+    import tracemalloc
+
+    run, t = mlp_epoch_runner(X[: batch * (steps + 10)], y[: batch * (steps + 10)], batch)
+    run()  # warm-up: workspaces exist
+    t.batch = 0
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    snap0 = tracemalloc.take_snapshot()
+    run()
+    snap1 = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    stats = snap1.compare_to(snap0, "lineno")
+    steps_run = t.n_batches
+    allocated = sum(s.size_diff for s in stats if s.size_diff > 0)
+    return allocated / steps_run, before
+
+
+def time_round_robin(runners: dict, epochs: int) -> dict:
+    times = {k: [] for k in runners}
+    for run in runners.values():
+        run()  # warm-up epoch, not counted
+    for _ in range(epochs):
+        for name, run in runners.items():
+            times[name].append(run())
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", help="MNIST as .npy (mlp data mnist) or the official IDX files; default ../shared/datasets/mnist")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch-sizes", default="128,32,512")
+    ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/RESULTS.md")
+    args = ap.parse_args()
+
+    X, y, Xte, yte = load_mnist(args.data)
+    info = machine()
+    lines = ["## MNIST epoch: 784-256-256-10 ReLU, softmax CE, SGD momentum 0.9, float32", "",
+             f"60,000 training images, shuffled every epoch; median of {args.epochs} epochs after one warm-up, "
+             "contenders interleaved round robin in one process.", "",
+             "| batch | contender | median epoch (s) | vs GEMM floor | vs PyTorch |", "|---|---|---|---|---|"]
+    for batch in [int(b) for b in args.batch_sizes.split(",")]:
+        runners = {"GEMM floor (NumPy)": floor_runner(X, y, batch), "mlp": mlp_epoch_runner(X, y, batch)[0]}
+        if available("torch"):
+            import torch
+
+            torch.set_num_threads(os.cpu_count() or 1)
+            runners["PyTorch CPU"] = torch_runner(X, y, batch)
+        if available("sklearn"):
+            runners["scikit-learn MLPClassifier"] = sklearn_runner(X, y, batch)
+        times = time_round_robin(runners, args.epochs)
+        med = {k: median(v) for k, v in times.items()}
+        floor, torch_t = med["GEMM floor (NumPy)"], med.get("PyTorch CPU")
+        for k, v in med.items():
+            vs_torch = f"{v / torch_t:.2f}x" if torch_t else "n/a"
+            lines.append(f"| {batch} | {k} | {v:.3f} | {v / floor:.2f}x | {vs_torch} |")
+            print(f"batch {batch:4d}  {k:28s} {v:7.3f} s   {v / floor:5.2f}x floor   {vs_torch} torch", flush=True)
+    per_step, _ = bytes_per_step(X, y)
+    lines += ["", f"Bytes allocated per training step after warm-up (tracemalloc, batch 128): **{per_step:,.0f}**."]
+    print(f"bytes allocated per step: {per_step:,.0f}")
+    text = "\n".join(lines) + "\n"
+    if not args.no_write:
+        write_results("mnist", text, info)
+
+
+def write_results(section: str, text: str, info: dict) -> None:
+    """Replace this benchmark's section of RESULTS.md, keeping the others."""
+    import re
+
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    old = path.read_text() if path.exists() else ""
+    head = ("# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see the README). Machine: "
+            f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}, "
+            f"BLAS {info.get('blas', '?')}.\n\n")
+    sections = dict(re.findall(r"<!-- (\w+) -->\n(.*?)<!-- /\1 -->\n", old, flags=re.S))
+    sections[section] = f"_{time.strftime('%Y-%m-%d %H:%M')}_\n\n" + text
+    body = "".join(f"<!-- {k} -->\n{v}<!-- /{k} -->\n\n" for k, v in sorted(sections.items()))
+    path.write_text(head + body)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

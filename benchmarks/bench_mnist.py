@@ -15,6 +15,7 @@ import os
 import time
 
 import numpy as np
+
 from common import ROOT, load_mnist, machine, median
 
 LAYERS = [784, 256, 256, 10]
@@ -22,13 +23,13 @@ LR, MOMENTUM = 0.05, 0.9
 
 
 # ---------------------------------------------------------------------------- contenders
-def mlp_epoch_runner(X, y, batch):
+def mlp_epoch_runner(X, y, batch, layers=LAYERS):
     """mlp's real training loop (Trainer.run_epoch); the time is the one metrics.csv records."""
     import mlpcli
     from mlpcli.data import Dataset, Split
     from mlpcli.trainer import Trainer
 
-    cfg = mlpcli.load_config(None, [f"model.layers={LAYERS}", "model.activation=relu", "model.init=he",
+    cfg = mlpcli.load_config(None, [f"model.layers={list(layers)}", "model.activation=relu", "model.init=he",
                                     "loss=cross_entropy", "optimizer=sgd", f"optimizer.lr={LR}",
                                     f"optimizer.momentum={MOMENTUM}", f"training.batch_size={batch}",
                                     "training.epochs=1000", "training.dtype=float32"])
@@ -42,17 +43,17 @@ def mlp_epoch_runner(X, y, batch):
     return run, t
 
 
-def floor_runner(X, y, batch):
+def floor_runner(X, y, batch, layers=LAYERS):
     """The same GEMMs and a plain update, nothing else: what no NumPy MLP can beat."""
     rng = np.random.default_rng(0)
-    Ws = [rng.normal(0, 0.05, size=(m, n)).astype(np.float32) for n, m in zip(LAYERS[:-1], LAYERS[1:], strict=True)]
+    Ws = [rng.normal(0, 0.05, size=(m, n)).astype(np.float32) for n, m in zip(layers[:-1], layers[1:], strict=True)]
     dWs = [np.empty_like(W) for W in Ws]
     n = len(X)
     bufs = {}
 
     def buffers(b):
         if b not in bufs:
-            bufs[b] = ([np.empty((b, m), np.float32) for m in LAYERS[1:]], [np.empty((b, m), np.float32) for m in LAYERS[1:-1]])
+            bufs[b] = ([np.empty((b, m), np.float32) for m in layers[1:]], [np.empty((b, m), np.float32) for m in layers[1:-1]])
         return bufs[b]
 
     Xs = np.ascontiguousarray(X[rng.permutation(n)])  # pre-shuffled: the floor does not gather

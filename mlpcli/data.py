@@ -10,6 +10,7 @@ any training.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 
@@ -94,7 +95,19 @@ def prepare_inputs(X, norm, dtype, rows=None):
     out = np.empty((n, X.shape[1]), dtype)
     for i, c in _chunks(X, rows):
         out[i : i + len(c)] = c
+        release_pages(X)  # rows are read in order: what is copied is not needed again
     return normalize_(out, norm)
+
+
+def release_pages(X) -> None:
+    """Drop a memory-mapped file's pages from this process once its rows are copied (they stay in
+    the OS page cache, and later reads of a few rows fault them back in)."""
+    mm = getattr(X, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise"):
+        import mmap
+
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED)
 
 
 class LazyInputs:

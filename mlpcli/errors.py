@@ -23,6 +23,10 @@ class RunDirError(MLPError):
     """The run directory cannot be used (holds a run already, or is locked by another)."""
 
 
+class DependencyError(MLPError):
+    """An optional dependency (an extra) is not installed."""
+
+
 class DivergenceError(MLPError):
     """Training produced a non-finite loss or weights."""
 

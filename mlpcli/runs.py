@@ -77,7 +77,8 @@ class RunDir:
 
 
 def metrics_csv(history) -> str:
-    order = ["epoch", "train_loss", "train_acc", "train_mse", "val_loss", "val_acc", "val_mse", "lr", "seconds", "grad_norm"]
+    order = ["epoch", "train_loss", "train_acc", "train_mse", "train_r2", "val_loss", "val_acc", "val_mse", "val_r2",
+             "lr", "seconds", "grad_norm"]
     keys = {k for row in history for k in row}
     cols = [k for k in order if k in keys] or ["epoch", "train_loss", "lr", "seconds"]
     buf = io.StringIO()

@@ -79,6 +79,9 @@ class Trainer:
         self.batch_size = self.n if t.batch_size == "full" else min(int(t.batch_size), self.n)
         self.n_batches = -(-self.n // self.batch_size)
         self.classification = self.data.task == "classification"
+        if not self.classification:  # per-output total sum of squares, for the running R^2
+            Yf = self.Y.reshape(self.n, -1).astype(np.float64)
+            self.sst = ((Yf - Yf.mean(0)) ** 2).sum(0)
         self.true = None
         if self.classification:
             from .metrics import true_classes
@@ -228,7 +231,9 @@ class Trainer:
                 p["metric_sum"] += int(np.count_nonzero(pred == self.true[idx]))
             else:
                 d = np.subtract(A, Yb, out=ws.work[-1])
-                p["metric_sum"] += float(np.vdot(d, d)) / A.shape[1]
+                sse = np.einsum("ij,ij->j", d, d)  # per output
+                p["metric_sum"] += float(sse.sum()) / A.shape[1]
+                p["sse"] = [a + float(b) for a, b in zip(p.get("sse") or [0.0] * len(sse), sse, strict=True)]
             self.step += 1
             self.batch = bi + 1
             self.reporter.batch(self, loss)
@@ -249,10 +254,15 @@ class Trainer:
     def epoch_row(self, lr) -> dict:
         p, key = self.partial, ("acc" if self.classification else "mse")
         row = {"epoch": self.epoch + 1, "train_loss": p["loss_sum"] / p["seen"], f"train_{key}": p["metric_sum"] / p["seen"]}
+        if not self.classification:  # R^2 of the epoch's running predictions, averaged over outputs
+            sse = np.asarray(p["sse"])
+            row["train_r2"] = float(np.mean(np.where(self.sst > 0, 1 - sse / np.where(self.sst > 0, self.sst, 1), 0.0)))
         if self.data.val is not None:
             ev = evaluate(self.model, self.data.val.X, self.data.val.y, self.data.task)
             row["val_loss"] = ev["loss"]
             row[f"val_{key}"] = ev["accuracy" if self.classification else "mse"]
+            if not self.classification:
+                row["val_r2"] = ev["r2"]
         row["lr"] = lr
         row["seconds"] = p["seconds"]
         return row

@@ -210,7 +210,8 @@ def write_results(section: str, text: str, info: dict) -> None:
     old = path.read_text() if path.exists() else ""
     head = ("# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see the README). Machine: "
             f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}, "
-            f"BLAS {info.get('blas', '?')}.\n\n")
+            f"BLAS {info.get('blas', '?')}; PyTorch {info.get('torch', 'not installed')}, "
+            f"scikit-learn {info.get('sklearn', 'not installed')}.\n\n")
     sections = dict(re.findall(r"<!-- (\w+) -->\n(.*?)<!-- /\1 -->\n", old, flags=re.S))
     sections[section] = f"_{time.strftime('%Y-%m-%d %H:%M')}_\n\n" + text
     body = "".join(f"<!-- {k} -->\n{v}<!-- /{k} -->\n\n" for k, v in sorted(sections.items()))

@@ -40,6 +40,11 @@ def machine() -> dict:
                     break
     except OSError:
         pass
+    for mod in ("torch", "sklearn"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
     try:
         from threadpoolctl import threadpool_info
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -41,10 +42,8 @@ def machine() -> dict:
     except OSError:
         pass
     for mod in ("torch", "sklearn"):
-        try:
+        with contextlib.suppress(ImportError):
             info[mod] = __import__(mod).__version__
-        except ImportError:
-            pass
     try:
         from threadpoolctl import threadpool_info
 

@@ -239,14 +239,16 @@ def gradcheck(
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"gradient check of {source} (eps {eps:g}, tol {tol:g})")
+        console = Console(highlight=False)
+        console.print(f"gradient check of {source} (eps {eps:g}, tol {tol:g}), float64", markup=False)
+        t = Table()
         for col in ("tensor", "shape", "checked", "relative error", "max |a - n|", ""):
             t.add_column(col, justify="right" if col not in ("tensor", "") else "left")
         for c in checks:
             ok = c.rel_error <= tol
             t.add_row(c.name, "x".join(map(str, c.shape)), str(c.checked), f"{c.rel_error:.2e}", f"{c.max_abs_diff:.2e}",
                       "ok" if ok else "FAIL")
-        Console(highlight=False).print(t)
+        console.print(t)
     if not passed:
         gate_failed(f"relative error {worst:.3e} exceeds --tol {tol:g}")
 
@@ -271,6 +273,8 @@ def inspect(
              f"  epoch      {info['epoch']} (step {info['step']}{', mid-epoch at batch ' + str(info['batch']) if info['batch'] else ''})",
              f"  task       {info['task']}"]
     for k, v in (info.get("metrics") or {}).items():
+        if k == "epoch":
+            continue
         lines.append(f"  {k:10s} {v:.6g}" if isinstance(v, float) else f"  {k:10s} {v}")
     lines.append("  arrays     " + ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in info["arrays"].items()))
     lines.append("config:")

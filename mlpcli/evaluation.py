@@ -54,7 +54,8 @@ def print_report(report: dict, split: str) -> None:
 
     console = Console(highlight=False)
     m = report["metrics"]
-    t = Table(title=f"{split} split: {m['n_samples']} samples")
+    console.print(f"{split} split: {m['n_samples']} samples", markup=False)
+    t = Table()
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in m.items():
@@ -63,7 +64,8 @@ def print_report(report: dict, split: str) -> None:
     console.print(t)
     cm = report.get("confusion_matrix")
     if cm is not None and len(cm) <= 20:
-        c = Table(title="confusion matrix (rows: true class, columns: predicted)")
+        console.print("confusion matrix (rows: true class, columns: predicted)", markup=False)
+        c = Table()
         c.add_column("class")
         for j in range(len(cm)):
             c.add_column(str(j), justify="right")

@@ -19,18 +19,10 @@ def format_row(row: dict, epochs: int) -> str:
 
 
 class PlainReporter(NullReporter):
-    """One line per epoch for logs and CI: every epoch of short runs, about twenty lines of long ones."""
+    """One line per epoch on stderr, for logs and CI (SPEC §4); --quiet for none."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
-        self.last_print = 0.0
-
-    def should_print(self, trainer, row) -> bool:
-        E, e, now = trainer.cfg.training.epochs, int(row["epoch"]), time.monotonic()
-        if E <= 50 or e in (1, E) or e % max(1, E // 20) == 0 or now - self.last_print >= 10 or trainer.stop_reason != "epochs":
-            self.last_print = now
-            return True
-        return False
 
     def start(self, trainer):
         t = trainer
@@ -44,8 +36,7 @@ class PlainReporter(NullReporter):
         print(msg, file=self.stream, flush=True)
 
     def epoch(self, trainer, row):
-        if self.should_print(trainer, row):
-            print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
+        print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
 
     def end(self, result):
         print(f"done: {result.epochs_run} epochs ({result.stop_reason}) in {result.seconds:.1f}s", file=self.stream, flush=True)
@@ -91,8 +82,7 @@ class RichReporter(PlainReporter):
 
     def epoch(self, trainer, row):
         self._update(trainer, epoch_done=True)
-        if self.should_print(trainer, row):
-            self.progress.console.print(format_row(row, self.total_epochs))
+        self.progress.console.print(format_row(row, self.total_epochs))
 
     def end(self, result):
         self.close()

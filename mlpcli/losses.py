@@ -31,10 +31,10 @@ class SquaredError:
         diff = A - Y
         return 0.5 * float(np.vdot(diff, diff)) / m
 
-    def delta(self, Z, A, Y, out, work):
+    def delta(self, Z, A, Y, out, work, scale=1.0):
         # dL/dA = (A - Y)/m, then through the output activation: delta = dL/dA * g'(z)
         np.subtract(A, Y, out=out)
-        out *= 1.0 / len(A)
+        out *= scale / len(A)
         return self.output.backward(out, A, out, work)
 
 
@@ -59,9 +59,9 @@ class BinaryCrossEntropy:
         t -= Y * Z
         return float(t.sum()) / len(Z)
 
-    def delta(self, Z, A, Y, out, work):
+    def delta(self, Z, A, Y, out, work, scale=1.0):
         np.subtract(A, Y, out=out)  # (p - y)/m: the sigmoid's derivative cancels
-        out *= 1.0 / len(A)
+        out *= scale / len(A)
         return out
 
 
@@ -92,17 +92,43 @@ class CrossEntropy:
             return float((lse - Z[np.arange(m), Y]).sum()) / m
         return float((Y.sum(axis=1) * lse).sum() - np.vdot(Y, Z)) / m
 
-    def delta(self, Z, A, Y, out, work):
+    def delta(self, Z, A, Y, out, work, scale=1.0):
         np.copyto(out, A)  # (p - t)/m: the softmax Jacobian cancels
         if Y.ndim == 1:
-            out[np.arange(len(Y)), Y] -= 1.0
+            out[_rows(len(Y)), Y] -= 1.0
         else:
             out -= Y
-        out *= 1.0 / len(A)
+        out *= scale / len(A)
         return out
+
+    def output_and_loss(self, Z, A, Y):
+        """Training's fast path: softmax(Z) into A and the loss, from one pass of exponentials,
+        log sum_j e^z_j = max + log sum_j e^(z_j - max)."""
+        m = len(Z)
+        zmax = Z.max(axis=1, keepdims=True)
+        np.subtract(Z, zmax, out=A)
+        with np.errstate(under="ignore"):  # terms far below the maximum underflow to 0: exact
+            np.exp(A, out=A)
+        s = A.sum(axis=1, keepdims=True)
+        A /= s
+        lse = zmax
+        lse += np.log(s)  # (m, 1): log sum_j e^z_ij
+        if Y.ndim == 1:
+            return (float(lse.sum()) - float(Z[_rows(m), Y].sum())) / m
+        return (float(np.vdot(Y.sum(axis=1), lse[:, 0])) - float(np.vdot(Y, Z))) / m
 
 
 LOSSES = {cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy)}
+
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def _rows(m: int) -> np.ndarray:
+    """0..m-1, kept: picking each row's label column happens every step."""
+    r = _ROWS.get(m)
+    if r is None:
+        r = _ROWS[m] = np.arange(m)
+    return r
 
 
 def get_loss(name: str, output):

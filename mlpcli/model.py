@@ -126,8 +126,9 @@ class MLP:
         return f"MLP(layers={self.layers}, activations=[{acts}], loss={self.loss.name}, bias={self.bias}, dtype={self.dtype})"
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, X, ws, train=False):
-        """Forward pass into the workspace; returns (Z_out, A_out)."""
+    def _forward(self, X, ws, train=False, output=True):
+        """Forward pass into the workspace; returns (Z_out, A_out). With ``output=False`` the
+        output activation is left to the caller (training fuses it with the loss)."""
         A_prev, L = X, len(self.W)
         for l in range(L):
             Z = ws.Z_out if l == L - 1 else ws.A[l]
@@ -135,6 +136,8 @@ class MLP:
             if self.bias:
                 Z += self.b[l]
             g = self.activations[l]
+            if l == L - 1 and not output:
+                break
             fast = train and l < L - 1 and g.spec.forward_train is not None
             if fast:  # A = g(Z) and g'(z) together; backward then only multiplies
                 g.spec.forward_train(Z, ws.A[l], ws.work[l], **g.params)
@@ -191,12 +194,11 @@ class MLP:
         """One forward and backward pass; fills the flat gradient with ``scale`` * dL/dp and
         returns the loss (with l2). Backprop is linear in delta, so a factor the optimiser wants
         on every gradient (plain SGD's lr) costs one multiply of the small output delta."""
-        Z_out, A_out = self._forward(X, ws, train=True)
-        loss = self.loss.fn(Z_out, A_out, Y)
+        fused = getattr(self.loss, "output_and_loss", None)  # softmax and its loss from one exp pass
+        Z_out, A_out = self._forward(X, ws, train=True, output=fused is None)
+        loss = fused(Z_out, A_out, Y) if fused is not None else self.loss.fn(Z_out, A_out, Y)
         L = len(self.W)
-        delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1])  # dL/dZ_L, mean over m inside
-        if scale != 1.0:
-            delta *= scale
+        delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1], scale)  # scale * dL/dZ_L, mean inside
         for l in range(L - 1, -1, -1):
             A_prev = ws.A[l - 1] if l > 0 else X
             np.matmul(delta.T, A_prev, out=self.dW[l])  # dW = delta.T @ A_prev, (m_l, m_{l-1})

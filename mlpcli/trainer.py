@@ -228,7 +228,8 @@ class Trainer:
             A = ws.A[-1]
             if self.classification:
                 pred = A.argmax(axis=1, out=ws.pred) if A.shape[1] > 1 else np.greater(A[:, 0], 0.5, out=ws.pred, casting="unsafe")
-                p["metric_sum"] += int(np.count_nonzero(pred == self.true[idx]))
+                true = Yb if Yb.ndim == 1 else self.true[idx]  # integer labels: the batch already has them
+                p["metric_sum"] += int(np.count_nonzero(pred == true))
             else:
                 d = np.subtract(A, Yb, out=ws.work[-1])
                 sse = np.einsum("ij,ij->j", d, d)  # per output

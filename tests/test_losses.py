@@ -61,3 +61,21 @@ def test_loss_refuses_mismatched_output():
         get_loss("cross_entropy", get_activation("sigmoid"))
     with pytest.raises(ConfigError, match="unknown loss 'mse'"):
         get_loss("mse", get_activation("identity"))
+
+
+@pytest.mark.parametrize("labels", ["int", "onehot"])
+def test_fused_softmax_cross_entropy_equals_softmax_then_loss(labels):
+    """Training's one-pass softmax + loss gives the same probabilities and value as the two steps."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(0, 3, size=(9, 4))
+    Z[0] = [1000.0, -1000.0, 0.0, 5.0]  # stable for huge logits too
+    y = rng.integers(0, 4, 9)
+    Y = y if labels == "int" else np.eye(4)[y]
+    g = get_activation("softmax")
+    loss = get_loss("cross_entropy", g)
+    A_ref = g(Z)
+    A = np.empty_like(Z)
+    with np.errstate(all="raise"):
+        value = loss.output_and_loss(Z, A, Y)
+    np.testing.assert_allclose(A, A_ref, rtol=1e-14, atol=1e-300)
+    assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)

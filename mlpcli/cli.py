@@ -96,7 +96,7 @@ def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: output.dir, or runs/<config>-<time>)."),
-    resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint this config's run wrote."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint this config's run wrote (in its directory, unless --out)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in the run directory."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     json_out: bool = JSON_OUT,
@@ -109,7 +109,8 @@ def train(
     from .trainer import train as run_training
 
     cfg = load_config(config, set_)
-    run_dir = out or cfg.output.dir or (resume.parent if resume else default_run_dir(cfg))
+    # a resumed run continues in its own directory unless --out says otherwise
+    run_dir = out or (resume.parent if resume else None) or cfg.output.dir or default_run_dir(cfg)
     reporter = make_reporter(quiet)
     try:
         with stop_on_signals() as stop:

@@ -218,3 +218,16 @@ def test_default_run_dir_is_named_after_config(tmp_path):
     assert r.returncode == 0
     run_dir = json.loads(r.stdout)["run_dir"]
     assert os.path.dirname(run_dir) == str(tmp_path / "runs") and os.path.basename(run_dir).startswith("tiny-")
+
+
+def test_resume_continues_in_the_checkpoints_own_directory(tmp_path):
+    """--resume without --out never writes into the config's output.dir (which may hold another run)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"output: {{dir: {tmp_path / 'other'}}}\ntraining: {{epochs: 2}}\n")
+    assert mlp("train", cfg, "--out", tmp_path / "first", "--quiet").exit_code == 0
+    assert mlp("train", cfg, "--quiet").exit_code == 0  # a different run in output.dir
+    before = (tmp_path / "other" / "last.npz").read_bytes()
+    r = mlp("train", cfg, "--resume", tmp_path / "first" / "last.npz", "--set", "training.epochs=4", "--quiet", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["run_dir"] == str(tmp_path / "first")
+    assert (tmp_path / "other" / "last.npz").read_bytes() == before
+    assert len((tmp_path / "first" / "metrics.csv").read_text().splitlines()) == 5

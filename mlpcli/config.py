@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -79,6 +79,38 @@ class Section(BaseModel):
                        key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
 
 
+class NamedSection(Section):
+    """A section chosen by ``name`` from a registry (``optimizer: adam`` is ``{name: adam}``);
+    it accepts only the parameters that entry takes, plus the section's ``common`` keys."""
+
+    kind: ClassVar[str] = ""
+    common: ClassVar[tuple] = ()
+
+    @classmethod
+    def registry(cls) -> dict:
+        """name -> the parameter names that entry takes."""
+        raise NotImplementedError
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _name(cls, v):
+        return _check_name(cls.kind, v, cls.registry())
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, tuple(self.registry()[self.name]), self.common)
+        self.check()
+        return self
+
+    def check(self) -> None:
+        """Further checks of one section, after its keys fit its name."""
+
+
 class XY(Section):
     x: str = Field(description="Path of the inputs (.npy), or of an .npz holding x and y.")
     y: str | None = Field(None, description="Path of the targets (.npy); omitted for an .npz.")
@@ -94,7 +126,8 @@ class XY(Section):
         return None if v is None else os.path.abspath(os.path.expanduser(v))
 
 
-class DataConfig(Section):
+class DataConfig(NamedSection):
+    kind, common = "dataset", ("normalize", "scale", "validation_split")
     name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.")
     normalize: Literal["none", "scale", "standard"] = Field(
         "none", description="Input normalisation, fitted on the training split: none, scale (divide by `scale`), standard (zero mean, unit variance).")
@@ -110,10 +143,9 @@ class DataConfig(Section):
     train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.")
     test: XY | None = Field(None, description="npy: test data, as train.")
 
-    @field_validator("name")
     @classmethod
-    def _name(cls, v):
-        return _check_name("dataset", v, DATASET_KEYS)
+    def registry(cls):
+        return DATASET_KEYS
 
     @field_validator("function")
     @classmethod
@@ -125,12 +157,9 @@ class DataConfig(Section):
     def _absolute(cls, v):
         return os.path.abspath(os.path.expanduser(v))
 
-    @model_validator(mode="after")
-    def _keys_fit_name(self):
-        self._only_keys_of(self.name, DATASET_KEYS[self.name], ("normalize", "scale", "validation_split"))
+    def check(self):
         if self.name == "npy" and self.train is None:
             raise _err("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path")
-        return self
 
 
 class InitConfig(Section):
@@ -223,7 +252,8 @@ def _activation(v):
     return _check_name("activation", v, ACTIVATIONS)
 
 
-class OptimizerConfig(Section):
+class OptimizerConfig(NamedSection):
+    kind, common = "optimizer", ("lr",)
     name: str = Field("sgd", description=f"Optimiser: {', '.join(OPTIMIZERS)}.")
     lr: float = Field(0.1, gt=0, description="Learning rate (the schedule's starting rate).")
     momentum: float = Field(0.0, ge=0, lt=1, description="sgd, rmsprop: momentum.")
@@ -232,15 +262,9 @@ class OptimizerConfig(Section):
     eps: float = Field(1e-8, gt=0, description="adam, rmsprop: added to the denominator.")
     alpha: float = Field(0.99, gt=0, lt=1, description="rmsprop: smoothing constant.")
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return _check_name("optimizer", v, OPTIMIZERS)
+    def registry(cls):
+        return {name: tuple(o.hyperparams) for name, o in OPTIMIZERS.items()}
 
     @field_validator("betas")
     @classmethod
@@ -249,18 +273,16 @@ class OptimizerConfig(Section):
             raise _err("range", "betas must both be in [0, 1) (got {v})", v=list(v))
         return v
 
-    @model_validator(mode="after")
-    def _keys_fit_name(self):
-        self._only_keys_of(self.name, tuple(OPTIMIZERS[self.name].hyperparams), ("lr",))
+    def check(self):
         if self.nesterov and not self.momentum:
             raise _err("nesterov", "nesterov needs momentum > 0")
-        return self
 
     def hyperparams(self) -> dict:
         return {k: getattr(self, k) for k in OPTIMIZERS[self.name].hyperparams}
 
 
-class ScheduleConfig(Section):
+class ScheduleConfig(NamedSection):
+    kind, common = "schedule", ("warmup_epochs",)
     name: str = Field("constant", description=f"Learning-rate schedule, per epoch: {', '.join(SCHEDULE_PARAMS)}.")
     warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr * (e+1)/W for the first W epochs.")
     step_size: int = Field(10, ge=1, description="step: multiply by gamma every step_size epochs.")
@@ -271,20 +293,9 @@ class ScheduleConfig(Section):
     min_delta: float = Field(0.0, ge=0, description="plateau: improvement smaller than this does not count.")
     cooldown: int = Field(0, ge=0, description="plateau: epochs to wait after a reduction.")
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return _check_name("schedule", v, SCHEDULE_PARAMS)
-
-    @model_validator(mode="after")
-    def _keys_fit_name(self):
-        self._only_keys_of(self.name, tuple(SCHEDULE_PARAMS[self.name]), ("warmup_epochs",))
-        return self
+    def registry(cls):
+        return SCHEDULE_PARAMS
 
     def params(self) -> dict:
         """The parameters this schedule takes, defaults filled in."""

@@ -13,14 +13,20 @@ import numpy as np
 from .errors import ConfigError, unknown_name
 
 
-class SquaredError:
-    """L = 1/(2m) * sum_i ||yhat_i - y_i||^2, for any output activation."""
+class Loss:
+    """A loss bound to the output layer's activation; ``requires_output`` names the one it fuses with."""
 
-    name = "squared_error"
+    name = ""
     requires_output = None
 
     def __init__(self, output):
         self.output = output  # the output layer's bound activation
+
+
+class SquaredError(Loss):
+    """L = 1/(2m) * sum_i ||yhat_i - y_i||^2, for any output activation."""
+
+    name = "squared_error"
 
     def targets(self, y, k, dtype):
         y = np.asarray(y, dtype=dtype)
@@ -38,14 +44,11 @@ class SquaredError:
         return self.output.backward(out, A, out, work)
 
 
-class BinaryCrossEntropy:
+class BinaryCrossEntropy(Loss):
     """L = -1/m * sum_i sum_k [y log p + (1-y) log(1-p)], p = sigmoid(z), from the logits."""
 
     name = "binary_cross_entropy"
     requires_output = "sigmoid"
-
-    def __init__(self, output):
-        self.output = output
 
     def targets(self, y, k, dtype):
         y = np.asarray(y)
@@ -65,7 +68,7 @@ class BinaryCrossEntropy:
         return out
 
 
-class CrossEntropy:
+class CrossEntropy(Loss):
     """L = -1/m * sum_i sum_k t_ik log softmax(z_i)_k, from the logits (log-sum-exp).
 
     Targets are integer class labels (N,) or rows of class probabilities / one-hot (N, k).
@@ -73,9 +76,6 @@ class CrossEntropy:
 
     name = "cross_entropy"
     requires_output = "softmax"
-
-    def __init__(self, output):
-        self.output = output
 
     def targets(self, y, k, dtype):
         y = np.asarray(y)

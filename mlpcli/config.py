@@ -51,6 +51,16 @@ def _check_name(kind: str, value, valid) -> str:
     return value
 
 
+def _also(*alternatives):
+    """json_schema_extra that lets a property also be one of ``alternatives`` (the string shorthands)."""
+
+    def extend(schema: dict) -> None:
+        options = schema.pop("anyOf", None) or [{"$ref": schema.pop("$ref")}]
+        schema["anyOf"] = [*options, *alternatives]
+
+    return extend
+
+
 class Section(BaseModel):
     """A mapping of the config: unknown keys are errors that suggest the closest valid key."""
 
@@ -128,20 +138,22 @@ class XY(Section):
 
 class DataConfig(NamedSection):
     kind, common = "dataset", ("normalize", "scale", "validation_split")
-    name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.")
+    name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.", json_schema_extra={"enum": list(DATASET_KEYS)})
     normalize: Literal["none", "scale", "standard"] = Field(
         "none", description="Input normalisation, fitted on the training split: none, scale (divide by `scale`), standard (zero mean, unit variance).")
     scale: float = Field(255.0, gt=0, description="Divisor for `normalize: scale`.")
     validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training set held out for validation.")
     repeat: int = Field(1, ge=1, description="xor: repeat the four points this many times.")
     noise: float = Field(0.0, ge=0, description="xor/regression: std of Gaussian noise (xor: on inputs; regression: on targets).")
-    function: str = Field("quadratic", description=f"regression: {', '.join(REGRESSION_FUNCTIONS)}.")
+    function: str = Field("quadratic", description=f"regression: {', '.join(REGRESSION_FUNCTIONS)}.",
+                          json_schema_extra={"enum": list(REGRESSION_FUNCTIONS)})
     n_samples: int = Field(1000, ge=2, description="regression: number of samples (train + test).")
     x_scale: float = Field(20.0, gt=0, description="regression: inputs x in [-10, 10] are divided by x_scale (the notes' lab: 20).")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="regression: fraction of samples in the test split.")
     path: str = Field("data/mnist", description="mnist: directory with train_images.npy, train_labels.npy, test_images.npy, test_labels.npy.")
-    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.")
-    test: XY | None = Field(None, description="npy: test data, as train.")
+    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.",
+                             json_schema_extra=_also({"type": "string"}))
+    test: XY | None = Field(None, description="npy: test data, as train.", json_schema_extra=_also({"type": "string"}))
 
     @classmethod
     def registry(cls):
@@ -163,7 +175,8 @@ class DataConfig(NamedSection):
 
 
 class InitConfig(Section):
-    name: str | None = Field("xavier", description="Initialiser: normal, xavier/glorot, he.")
+    name: str | None = Field("xavier", description="Initialiser: normal, xavier/glorot, he.",
+                             json_schema_extra={"enum": [*INIT_PARAMS, None]})
     std: float | None = Field(None, gt=0, description="normal: standard deviation (default 0.01).")
     path: str | None = Field(None, alias="from", description="Explicit starting weights (.npz with checkpoint keys W1, b1, ...).")
 
@@ -195,10 +208,11 @@ class InitConfig(Section):
 
 class ModelConfig(Section):
     layers: list[int] = Field([2, 4, 1], min_length=2, description="Layer widths, input first and output last, e.g. [784, 256, 10].")
-    activation: Any = Field("tanh", description=f"Hidden activation, or a list with one per hidden layer: {', '.join(a for a in ACTIVATIONS if not ACTIVATIONS[a].output_only)}; leaky_relu as {{name: leaky_relu, alpha: 0.1}}.")
-    output: Any = Field(None, description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error).")
+    activation: Any = Field("tanh", json_schema_extra=lambda s: s.update(_activation_schema(output=False)), description=f"Hidden activation, or a list with one per hidden layer: {', '.join(a for a in ACTIVATIONS if not ACTIVATIONS[a].output_only)}; leaky_relu as {{name: leaky_relu, alpha: 0.1}}.")
+    output: Any = Field(None, json_schema_extra=lambda s: s.update(_activation_schema(output=True)), description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error).")
     bias: bool = Field(True, description="Layers with biases (false: z = W a).")
-    init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.")
+    init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.",
+                             json_schema_extra=_also({"enum": list(INIT_PARAMS)}))
 
     @field_validator("layers")
     @classmethod
@@ -239,6 +253,14 @@ class ModelConfig(Section):
         return [*hidden, self.output]
 
 
+def _activation_schema(output: bool) -> dict:
+    """JSON Schema of an activation: a registry name, {name: ..., params}, or (hidden) a list of them."""
+    names = [n for n, a in ACTIVATIONS.items() if output or not a.output_only]
+    one = {"anyOf": [{"enum": names}, {"type": "object", "required": ["name"],
+                                        "properties": {"name": {"enum": names}, "alpha": {"type": "number"}}}]}
+    return {"anyOf": [*one["anyOf"], {"type": "array", "items": one}]} if not output else {"anyOf": [*one["anyOf"], {"type": "null"}]}
+
+
 def _activation(v):
     if isinstance(v, dict):
         name = _check_name("activation", v.get("name"), ACTIVATIONS)
@@ -254,7 +276,7 @@ def _activation(v):
 
 class OptimizerConfig(NamedSection):
     kind, common = "optimizer", ("lr",)
-    name: str = Field("sgd", description=f"Optimiser: {', '.join(OPTIMIZERS)}.")
+    name: str = Field("sgd", description=f"Optimiser: {', '.join(OPTIMIZERS)}.", json_schema_extra={"enum": list(OPTIMIZERS)})
     lr: float = Field(0.1, gt=0, description="Learning rate (the schedule's starting rate).")
     momentum: float = Field(0.0, ge=0, lt=1, description="sgd, rmsprop: momentum.")
     nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
@@ -283,7 +305,8 @@ class OptimizerConfig(NamedSection):
 
 class ScheduleConfig(NamedSection):
     kind, common = "schedule", ("warmup_epochs",)
-    name: str = Field("constant", description=f"Learning-rate schedule, per epoch: {', '.join(SCHEDULE_PARAMS)}.")
+    name: str = Field("constant", description=f"Learning-rate schedule, per epoch: {', '.join(SCHEDULE_PARAMS)}.",
+                      json_schema_extra={"enum": list(SCHEDULE_PARAMS)})
     warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr * (e+1)/W for the first W epochs.")
     step_size: int = Field(10, ge=1, description="step: multiply by gamma every step_size epochs.")
     gamma: float | None = Field(None, gt=0, le=1, description="step (default 0.1), exponential (default 0.95): decay factor.")
@@ -319,7 +342,8 @@ class TrainingConfig(Section):
     batch_size: int | str = Field(32, description="Samples per step: an integer >= 1, or 'full' (batch gradient descent).")
     shuffle: bool = Field(True, description="Reshuffle the training set every epoch.")
     dtype: Literal["float32", "float64"] = Field("float32", description="Floating point precision of training.")
-    early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).")
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).",
+                                                       json_schema_extra=_also({"type": "boolean"}))
     grad_tol: float | None = Field(None, gt=0, description="Stop when the full-batch gradient norm falls below this.")
 
     @field_validator("batch_size", mode="before")
@@ -350,14 +374,15 @@ class Config(Section):
     """The whole configuration of a run."""
 
     seed: int = Field(0, description="Seed of every random stream (init, shuffling, data noise).")
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=_also({"enum": list(DATASET_KEYS)}))
     model: ModelConfig = Field(default_factory=ModelConfig)
-    loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).")
+    loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).",
+                             json_schema_extra={"enum": [*LOSSES, None]})
     l2: float = Field(0.0, ge=0, description="L2 penalty lambda: adds lambda/2 * sum ||W||^2.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, json_schema_extra=_also({"enum": list(OPTIMIZERS)}))
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, json_schema_extra=_also({"enum": list(SCHEDULE_PARAMS)}))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig, json_schema_extra=_also({"type": "null"}))
 
     @field_validator("loss")
     @classmethod

@@ -88,6 +88,7 @@ def starter_config(dataset: str = "xor") -> str:
 
 def _npy_dict(preset):
     """The npy preset cannot be validated here (its files do not exist yet): fill defaults around it."""
-    d = validate({**preset, "data": {"name": "xor"}}, "starter npy").to_dict()
+    d = validate({**preset, "data": {"name": "xor", "validation_split": preset["data"]["validation_split"]}},
+                 "starter npy").to_dict()
     d["data"] = {"name": "npy", "normalize": "standard", "validation_split": 0.1, **{k: preset["data"][k] for k in ("train", "test")}}
     return d

@@ -127,3 +127,26 @@ def test_top_level_must_be_a_mapping(tmp_path):
 def test_schema_lists_registry_names():
     s = json_schema()
     assert "relu" in str(s["$defs"]["ModelConfig"]["properties"]["activation"]) and "adam" in str(s)
+
+
+def test_json_schema_validates_what_the_loader_accepts(tmp_path):
+    """Editors using `mlp schema` accept every shipped config and starter, shorthands included,
+    and flag what the loader refuses."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from mlpcli.starter import starter_config
+
+    from .conftest import ROOT
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "configs").glob("*.yaml"))]
+    docs += [yaml.safe_load(starter_config(d)) for d in ("xor", "regression", "mnist", "npy")]
+    docs += [{"model": {"init": "he", "activation": [{"name": "leaky_relu", "alpha": 0.1}, "tanh"], "layers": [2, 3, 3, 1]},
+              "optimizer": "adam", "schedule": "cosine", "training": {"early_stopping": True, "batch_size": "full"}}]
+    for doc in docs:
+        errors = [e.message for e in validator.iter_errors(doc)]
+        assert not errors, (doc, errors)
+    for bad in ({"optimizer": {"name": "adamw"}}, {"optimiser": {}}, {"model": {"activation": "relux"}},
+                {"training": {"epochs": "many"}}):
+        assert list(validator.iter_errors(bad)), bad

@@ -101,6 +101,7 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_checkpoint(tmp_path):
         if (run / "last.npz").exists():
             read_checkpoint(run / "last.npz")  # every array's checksum verified
             survived += 1
+    print(f"SIGKILL: {kills} kills, last.npz loaded and verified after {survived}")
     assert kills >= 10 and survived >= 10
     # leftover temporary files from the killed writers are removed at the next start
     r = subprocess.run([sys.executable, "-m", "mlpcli", "train", config(tmp_path, 1), *SLOW, "--set", "data.n_samples=64",

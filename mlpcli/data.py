@@ -243,8 +243,12 @@ DATASETS = {"xor": _xor, "regression": _regression, "mnist": _mnist, "npy": _npy
 def _check_split(X, y, name, source):
     if X.ndim == 1:
         X = X.reshape(-1, 1)
+    elif X.ndim > 2:  # images (n, h, w) or (n, h, w, c): one row of features per sample, as predict does
+        X = X.reshape(len(X), -1)
     if X.ndim != 2:
         raise DataError(f"{source}: {name} inputs have shape {X.shape}; expected (n_samples, n_features)")
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "biu":
+        y = y[:, 0]  # a column of integer labels is a vector of labels
     if len(X) != len(y):
         raise DataError(f"{source}: {name} has {len(X)} inputs but {len(y)} targets")
     if len(X) == 0:

@@ -83,3 +83,12 @@ def test_memory_mapped_path_gives_the_same_training(tmp_path, monkeypatch):
     b = mlpcli.train(cfg)
     for k in a.model.names:
         np.testing.assert_allclose(a.model.params[k], b.model.params[k], rtol=1e-6)
+
+
+def test_image_inputs_are_flattened_and_label_columns_squeezed(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 4, 4)).astype(np.float32)  # (n, h, w) images
+    y = rng.integers(0, 3, (30, 1))  # labels as a column, as from a CSV
+    ds = load_data(npy_cfg(tmp_path, X, y, "loss=cross_entropy", layers="[16, 3]"))
+    assert ds.train.X.shape == (30, 16) and ds.train.y.shape == (30,)
+    np.testing.assert_array_equal(ds.train.X[5], X[5].ravel())

@@ -20,6 +20,19 @@ from .errors import RunDirError
 RUN_FILES = ("config.yaml", "metrics.csv", "last.npz", "best.npz")
 
 
+def _lock_file(f) -> None:
+    """An exclusive, non-blocking lock that the OS drops when the process ends (even by kill -9)."""
+    if os.name == "nt":
+        import msvcrt
+
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # the file's first byte stands for the directory
+    else:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def holds_run(path) -> bool:
     return any(os.path.exists(os.path.join(path, f)) for f in RUN_FILES)
 
@@ -49,11 +62,9 @@ class RunDir:
             raise
 
     def _acquire_lock(self):
-        import fcntl
-
         f = open(os.path.join(self.dir, ".lock"), "a+")  # noqa: SIM115 - held open for the run
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_file(f)
         except OSError:
             f.close()
             raise RunDirError(f"{self.dir}: another training is writing to this run directory") from None

@@ -68,11 +68,11 @@ def floor_runner(X, y, batch, layers=LAYERS):
                 np.matmul(prev, W.T, out=Z)
                 prev = Z
             delta = A[-1]
-            for l in range(len(Ws) - 1, -1, -1):
-                np.matmul(delta.T, A[l - 1] if l else Xb, out=dWs[l])
-                if l:
-                    np.matmul(delta, Ws[l], out=D[l - 1])
-                    delta = D[l - 1]
+            for layer in range(len(Ws) - 1, -1, -1):
+                np.matmul(delta.T, A[layer - 1] if layer else Xb, out=dWs[layer])
+                if layer:
+                    np.matmul(delta, Ws[layer], out=D[layer - 1])
+                    delta = D[layer - 1]
             for W, dW in zip(Ws, dWs, strict=True):
                 dW *= np.float32(1e-6)
                 W -= dW

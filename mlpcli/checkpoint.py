@@ -213,13 +213,10 @@ def _read_meta(r: _Reader) -> dict:
 
 def expected_arrays(cfg, meta: dict) -> dict:
     """name -> shape of every array the checkpoint of this config must hold (meta aside)."""
+    from .model import param_shapes
     from .optimizers import OPTIMIZERS
 
-    layers, shapes = cfg.model.layers, {}
-    for l, (n, m) in enumerate(zip(layers[:-1], layers[1:], strict=False), start=1):
-        shapes[f"W{l}"] = (m, n)
-        if cfg.model.bias:
-            shapes[f"b{l}"] = (m,)
+    shapes = param_shapes(cfg.model.layers, cfg.model.bias)
     out = dict(shapes)
     opt = meta.get("optimizer") or {}
     if opt:

@@ -3,7 +3,7 @@
 ``load_data(cfg)`` returns a :class:`Dataset` with ``train``, ``val`` and ``test`` splits of
 ``(X, y)``. Inputs are float arrays of the training dtype (a very large ``.npy`` stays
 memory-mapped and batches are gathered and normalised from it); targets stay as given
-(integer labels or float values) and are shaped for the loss by ``targets_for``.
+(integer labels or float values) and are shaped for the loss by ``losses.targets_for``.
 Every check that needs the data (widths, label range, finite values) runs here, before
 any training.
 """
@@ -258,7 +258,7 @@ def _check_split(X, y, name, source):
     return X, y
 
 
-def _check_finite(a, name, source):
+def check_finite(a, name, source):
     if a.dtype.kind == "f":
         for i in range(0, len(a), 65536):  # chunked: memory-mapped files are not read whole
             if not np.isfinite(a[i : i + 65536]).all():
@@ -281,7 +281,7 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
     if test is not None:
         Xte, yte = _check_split(test[0], np.asarray(test[1]), "test", source)
     for a, n in ((Xtr, "train inputs"), (ytr, "train targets")) + (((Xte, "test inputs"), (yte, "test targets")) if test is not None else ()):
-        _check_finite(a, n, source)
+        check_finite(a, n, source)
     task = check_fits_model(cfg, Xtr, ytr, source, "train")
     if test is not None:
         check_fits_model(cfg, Xte, yte, source, "test")
@@ -335,13 +335,3 @@ def check_fits_model(cfg, X, y, source, name) -> str:
         if width != k:
             raise DataError(f"{source}: {name} targets have {width} column(s) but model.layers[-1] is {k}")
     return task
-
-
-def targets_for(y, loss_name: str, k: int, dtype):
-    """Targets in the form the loss takes: integer labels for cross_entropy, one-hot for SE with k > 1."""
-    y = np.asarray(y)
-    if loss_name == "cross_entropy":
-        return y.astype(np.intp) if y.ndim == 1 else y.astype(dtype)
-    if y.ndim == 1 and y.dtype.kind in "biu" and k > 1:  # labels, squared error on k outputs
-        return np.eye(k, dtype=dtype)[y]
-    return (y.reshape(-1, 1) if y.ndim == 1 else y).astype(dtype)

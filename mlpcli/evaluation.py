@@ -8,11 +8,13 @@ import time
 import numpy as np
 
 from .checkpoint import load_checkpoint
-from .config import apply_overrides, load_config, validate
-from .data import _check_finite, load_array, load_data, prepare_inputs, targets_for
+from .config import load_config, validate
+from .data import check_finite, load_array, load_data, prepare_inputs
 from .errors import DataError
-from .metrics import confusion_matrix, predicted_classes, true_classes
+from .losses import targets_for
+from .metrics import predicted_classes
 from .model import MLP, evaluate
+from .yamlfile import apply_overrides
 
 
 def data_config_for(net, data_config=None, overrides=()):
@@ -34,14 +36,13 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     cfg = data_config_for(net, data_config, overrides)
     ds = load_data(cfg, normalizer=net.normalizer)
     s = ds.split(split)
+    classification = ds.task == "classification"
     t0 = time.perf_counter()
-    metrics = evaluate(net, s.X, s.y, ds.task)
+    result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
     seconds = time.perf_counter() - t0
+    metrics, cm = result if classification else (result, None)
     report = {"metrics": metrics, "seconds": seconds, "task": ds.task}
-    if ds.task == "classification":
-        k = max(2, net.layers[-1])
-        A = net.forward(s.X)
-        cm = confusion_matrix(predicted_classes(A), true_classes(s.y), k)
+    if classification:
         report["confusion_matrix"] = cm
         with np.errstate(invalid="ignore", divide="ignore"):
             report["per_class_accuracy"] = np.where(cm.sum(1) > 0, np.diag(cm) / np.maximum(cm.sum(1), 1), np.nan)
@@ -86,7 +87,7 @@ def read_inputs(net, path):
         X = X.reshape(len(X), -1)
     if X.shape[1] != net.layers[0]:
         raise DataError(f"{path}: inputs have {X.shape[1]} features but the network expects {net.layers[0]}")
-    _check_finite(X, "inputs", str(path))
+    check_finite(X, "inputs", str(path))
     return prepare_inputs(X, net.normalizer, net.dtype)
 
 

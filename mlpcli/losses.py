@@ -28,10 +28,6 @@ class SquaredError(Loss):
 
     name = "squared_error"
 
-    def targets(self, y, k, dtype):
-        y = np.asarray(y, dtype=dtype)
-        return y.reshape(-1, 1) if y.ndim == 1 else y
-
     def fn(self, Z, A, Y):
         m = len(A)
         diff = A - Y
@@ -49,10 +45,6 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     requires_output = "sigmoid"
-
-    def targets(self, y, k, dtype):
-        y = np.asarray(y)
-        return np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=dtype)
 
     def fn(self, Z, A, Y):
         # -[y log p + (1-y) log(1-p)] = max(z, 0) - y z + log(1 + e^-|z|): stable for any z
@@ -76,12 +68,6 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     requires_output = "softmax"
-
-    def targets(self, y, k, dtype):
-        y = np.asarray(y)
-        if y.ndim == 1:
-            return y.astype(np.intp, copy=False)
-        return y.astype(dtype, copy=False)
 
     def fn(self, Z, A, Y):
         m = len(Z)
@@ -141,3 +127,13 @@ def get_loss(name: str, output):
             f"loss {name!r} needs output activation {cls.requires_output!r} (got {output.name!r})"
         )
     return cls(output)
+
+
+def targets_for(y, loss_name: str, k: int, dtype):
+    """Targets in the form the loss takes: integer labels for cross_entropy, one-hot for SE with k > 1."""
+    y = np.asarray(y)
+    if loss_name == "cross_entropy":
+        return y.astype(np.intp) if y.ndim == 1 else y.astype(dtype)
+    if y.ndim == 1 and y.dtype.kind in "biu" and k > 1:  # labels, squared error on k outputs
+        return np.eye(k, dtype=dtype)[y]
+    return (y.reshape(-1, 1) if y.ndim == 1 else y).astype(dtype)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .activations import get_activation
 from .errors import ConfigError
-from .losses import get_loss
+from .losses import get_loss, targets_for
 from .metrics import predicted_classes
 
 PREDICT_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounded memory, still large GEMMs
@@ -57,22 +57,17 @@ class MLP:
                 raise ConfigError(f"activation {g.name!r} is for the output layer only")
         self.loss = get_loss(loss, self.activations[-1])
         self.bias, self.l2, self.dtype = bool(bias), float(l2), np.dtype(dtype)
-        self.names, shapes = [], []
-        for l, (n, m) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=False), start=1):
-            self.names.append(f"W{l}")
-            shapes.append((m, n))
-            if self.bias:
-                self.names.append(f"b{l}")
-                shapes.append((m,))
-        self.shapes = dict(zip(self.names, shapes, strict=True))
-        self._flat, views = _flat_views(shapes, self.dtype)
-        self._grad_flat, gviews = _flat_views(shapes, self.dtype)
+        self.shapes = param_shapes(self.layers, self.bias)
+        self.names = list(self.shapes)
+        self._flat, views = _flat_views(self.shapes.values(), self.dtype)
+        self._grad_flat, gviews = _flat_views(self.shapes.values(), self.dtype)
         self.params = dict(zip(self.names, views, strict=True))
         self.grads = dict(zip(self.names, gviews, strict=True))
-        self.W = [self.params[f"W{l}"] for l in range(1, L + 1)]
-        self.b = [self.params[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
-        self.dW = [self.grads[f"W{l}"] for l in range(1, L + 1)]
-        self.db = [self.grads[f"b{l}"] for l in range(1, L + 1)] if self.bias else [None] * L
+        layer_numbers = range(1, L + 1)
+        self.W = [self.params[f"W{i}"] for i in layer_numbers]
+        self.b = [self.params[f"b{i}"] for i in layer_numbers] if self.bias else [None] * L
+        self.dW = [self.grads[f"W{i}"] for i in layer_numbers]
+        self.db = [self.grads[f"b{i}"] for i in layer_numbers] if self.bias else [None] * L
         self._db_rows = [db.reshape(1, -1) if db is not None else None for db in self.db]  # (1, m) views
         self._l2_work = [np.empty_like(W) for W in self.W] if self.l2 else []
         self._ws: dict[int, _Workspace] = {}
@@ -130,21 +125,21 @@ class MLP:
         """Forward pass into the workspace; returns (Z_out, A_out). With ``output=False`` the
         output activation is left to the caller (training fuses it with the loss)."""
         A_prev, L = X, len(self.W)
-        for l in range(L):
-            Z = ws.Z_out if l == L - 1 else ws.A[l]
-            np.matmul(A_prev, self.W[l].T, out=Z)  # Z = A_prev @ W.T + b, (n, m_l)
+        for layer in range(L):
+            Z = ws.Z_out if layer == L - 1 else ws.A[layer]
+            np.matmul(A_prev, self.W[layer].T, out=Z)  # Z = A_prev @ W.T + b, (n, m_l)
             if self.bias:
-                Z += self.b[l]
-            g = self.activations[l]
-            if l == L - 1 and not output:
+                Z += self.b[layer]
+            g = self.activations[layer]
+            if layer == L - 1 and not output:
                 break
-            fast = train and l < L - 1 and g.spec.forward_train is not None
+            fast = train and layer < L - 1 and g.spec.forward_train is not None
             if fast:  # A = g(Z) and g'(z) together; backward then only multiplies
-                g.spec.forward_train(Z, ws.A[l], ws.work[l], **g.params)
+                g.spec.forward_train(Z, ws.A[layer], ws.work[layer], **g.params)
             else:
-                g.spec.forward(Z, ws.A[l], **g.params)  # A = g(Z), in place for hidden layers
-            ws.fused[l] = fast
-            A_prev = ws.A[l]
+                g.spec.forward(Z, ws.A[layer], **g.params)  # A = g(Z), in place for hidden layers
+            ws.fused[layer] = fast
+            A_prev = ws.A[layer]
         return ws.Z_out, ws.A[-1]
 
     def _workspace(self, n, train=True) -> _Workspace:
@@ -199,14 +194,14 @@ class MLP:
         loss = fused(Z_out, A_out, Y) if fused is not None else self.loss.fn(Z_out, A_out, Y)
         L = len(self.W)
         delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1], scale)  # scale * dL/dZ_L, mean inside
-        for l in range(L - 1, -1, -1):
-            A_prev = ws.A[l - 1] if l > 0 else X
-            np.matmul(delta.T, A_prev, out=self.dW[l])  # dW = delta.T @ A_prev, (m_l, m_{l-1})
+        for layer in range(L - 1, -1, -1):
+            A_prev = ws.A[layer - 1] if layer > 0 else X
+            np.matmul(delta.T, A_prev, out=self.dW[layer])  # dW = delta.T @ A_prev, (m_l, m_{layer-1})
             if self.bias:
-                np.matmul(ws.ones, delta, out=self._db_rows[l])  # db = delta.sum(0), as ones @ delta
-            if l > 0:
-                dA = np.matmul(delta, self.W[l], out=ws.delta[l - 1])  # dA_prev = delta @ W
-                delta = self.activations[l - 1].backward(dA, ws.A[l - 1], dA, ws.work[l - 1], ws.fused[l - 1])
+                np.matmul(ws.ones, delta, out=self._db_rows[layer])  # db = delta.sum(0), as ones @ delta
+            if layer > 0:
+                dA = np.matmul(delta, self.W[layer], out=ws.delta[layer - 1])  # dA_prev = delta @ W
+                delta = self.activations[layer - 1].backward(dA, ws.A[layer - 1], dA, ws.work[layer - 1], ws.fused[layer - 1])
         if self.l2:
             for W, dW, tmp in zip(self.W, self.dW, self._l2_work, strict=True):
                 loss += 0.5 * self.l2 * float(np.vdot(W, W))  # L + lambda/2 ||W||^2
@@ -214,27 +209,39 @@ class MLP:
                 dW += tmp
         return loss
 
-    def loss_and_gradients(self, X, y):
-        """(loss, grads): the loss (l2 term included) and dL/dp for every parameter, keyed like ``params``."""
+    def _batch(self, X, y):
+        """(X, Y, workspace) for one whole batch: inputs in the network's dtype, targets shaped for the loss."""
         X = self._as_input(X)
-        Y = self.loss.targets(y, self.layers[-1], self.dtype)
         ws = _Workspace(len(X), self.layers, self.dtype)
         np.copyto(ws.X, X, casting="unsafe")
-        loss = self._backward(ws.X, Y, ws)
+        return ws.X, targets_for(y, self.loss.name, self.layers[-1], self.dtype), ws
+
+    def loss_and_gradients(self, X, y):
+        """(loss, grads): the loss (l2 term included) and dL/dp for every parameter, keyed like ``params``."""
+        X, Y, ws = self._batch(X, y)
+        loss = self._backward(X, Y, ws)
         return loss, {k: v.copy() for k, v in self.grads.items()}
 
     def compute_loss(self, X, y) -> float:
         """The loss L(X, y) with the l2 term, without gradients."""
-        X = self._as_input(X)
-        Y = self.loss.targets(y, self.layers[-1], self.dtype)
-        ws = _Workspace(len(X), self.layers, self.dtype)
-        np.copyto(ws.X, X, casting="unsafe")
-        Z, A = self._forward(ws.X, ws)
+        X, Y, ws = self._batch(X, y)
+        Z, A = self._forward(X, ws)
         return self.loss.fn(Z, A, Y) + 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in self.W)
+
+
+def param_shapes(layers, bias: bool) -> dict:
+    """The parameters of ``layers``, in order, as in a checkpoint: W1 (m_1, n_0), b1 (m_1,), W2, ..."""
+    shapes = {}
+    for i, (n, m) in enumerate(zip(layers[:-1], layers[1:], strict=False), start=1):
+        shapes[f"W{i}"] = (m, n)
+        if bias:
+            shapes[f"b{i}"] = (m,)
+    return shapes
 
 
 def _flat_views(shapes, dtype):
     """One zeroed flat buffer and a view of it per shape, in order."""
+    shapes = list(shapes)
     sizes = [int(np.prod(s)) for s in shapes]
     flat = np.zeros(sum(sizes), dtype)
     views, off = [], 0
@@ -244,28 +251,31 @@ def _flat_views(shapes, dtype):
     return flat, views
 
 
-def evaluate(model, X, y, task: str | None = None) -> dict:
-    """loss (with the l2 term, as in training) and accuracy, or mse/mae/r2, over (X, y) in chunks."""
-    from .data import targets_for
-    from .metrics import predicted_classes, regression_metrics, true_classes
+def evaluate(model, X, y, task: str | None = None, confusion: bool = False):
+    """loss (with the l2 term, as in training) and accuracy, or mse/mae/r2, over (X, y) in chunks.
+
+    With ``confusion`` (classification), also the confusion matrix from the same forward pass:
+    returns (metrics, counts[true, predicted]).
+    """
+    from .metrics import confusion_matrix, predicted_classes, regression_metrics, true_classes
 
     task = task or model.task
-    n = len(y)
-    total, correct, outs = 0.0, 0, []
+    n, k = len(y), max(2, model.layers[-1])
+    total, cm, outs = 0.0, np.zeros((k, k), np.int64), []
     for i in range(0, n, PREDICT_CHUNK):
-        Xc = X[i : i + PREDICT_CHUNK]
+        Xc, yc = X[i : i + PREDICT_CHUNK], y[i : i + PREDICT_CHUNK]
         ws = model._workspace(len(Xc), train=False)
         Z, A = model._forward(model._input(Xc, ws), ws)
-        Yc = targets_for(y[i : i + PREDICT_CHUNK], model.loss.name, model.layers[-1], model.dtype)
-        total += model.loss.fn(Z, A, Yc) * len(Xc)
+        total += model.loss.fn(Z, A, targets_for(yc, model.loss.name, model.layers[-1], model.dtype)) * len(Xc)
         if task == "classification":
-            correct += int(np.count_nonzero(predicted_classes(A) == true_classes(y[i : i + PREDICT_CHUNK])))
+            cm += confusion_matrix(predicted_classes(A), true_classes(yc), k)
         else:
             outs.append(A.copy())
     loss = total / n + 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
-    if task == "classification":
-        return {"loss": loss, "accuracy": correct / n, "n_samples": n}
-    return {"loss": loss, **regression_metrics(np.concatenate(outs), y), "n_samples": n}
+    if task != "classification":
+        return {"loss": loss, **regression_metrics(np.concatenate(outs), y), "n_samples": n}
+    metrics = {"loss": loss, "accuracy": int(np.trace(cm)) / n, "n_samples": n}
+    return (metrics, cm) if confusion else metrics
 
 
 def full_gradient_norm(model, X, Y) -> float:

@@ -159,7 +159,7 @@ def plot_run(run_dir, out=None) -> list[str]:
     from .checkpoint import load_checkpoint
     from .data import load_data
     from .evaluation import data_config_for
-    from .metrics import confusion_matrix, predicted_classes, true_classes
+    from .model import evaluate
     from .runs import read_metrics
 
     _pyplot()
@@ -179,15 +179,13 @@ def plot_run(run_dir, out=None) -> list[str]:
     ds = load_data(data_config_for(net), normalizer=net.normalizer)
     split = next(s for s in ("test", "val", "train") if getattr(ds, s) is not None)
     s = getattr(ds, split)
-    A = net.forward(s.X)
     if ds.task == "classification":
-        k = max(2, net.layers[-1])
-        cm = confusion_matrix(predicted_classes(A), true_classes(s.y), k)
+        _, cm = evaluate(net, s.X, s.y, ds.task, confusion=True)
         written.append(confusion(cm, os.path.join(out, "confusion_matrix.png"), split))
         if net.layers[0] == 2:
             Xs = s.X[:] if not isinstance(s.X, np.ndarray) else s.X
             written.append(decision_boundary(net, Xs, s.y, os.path.join(out, "decision_boundary.png"),
                                              normalized=net.normalizer.get("kind", "none") != "none"))
     else:
-        written.append(pred_vs_true(A, s.y, os.path.join(out, "pred_vs_true.png"), split))
+        written.append(pred_vs_true(net.forward(s.X), s.y, os.path.join(out, "pred_vs_true.png"), split))
     return written

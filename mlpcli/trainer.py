@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import load_data, targets_for
+from .data import load_data
 from .errors import CheckpointError, ConfigError, DivergenceError, Interrupted
+from .losses import targets_for
 from .model import MLP, evaluate, full_gradient_norm
 from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
@@ -64,9 +65,9 @@ class Trainer:
         self.model = MLP.from_config(cfg, rngs["init"])
         t = cfg.training
         if t.epochs > 0:
-            for l, g in enumerate(self.model.activations, start=1):
+            for layer, g in enumerate(self.model.activations, start=1):
                 if not g.spec.trainable:
-                    raise ConfigError(f"{cfg.source}: model: layer {l} uses {g.name!r}, whose derivative is 0, so "
+                    raise ConfigError(f"{cfg.source}: model: layer {layer} uses {g.name!r}, whose derivative is 0, so "
                                       f"training gets no gradient; set training.epochs: 0 to evaluate a hand-built network")
         m = self.model
         self.opt = get_optimizer(cfg.optimizer.name, m.n_params, m.dtype, **cfg.optimizer.hyperparams())
@@ -121,7 +122,7 @@ class Trainer:
             "config": self.cfg.to_dict(), "normalizer": self.data.normalizer, "task": self.data.task,
             "epoch": self.epoch, "batch": self.batch, "step": self.step,
             "rng": {"shuffle": get_state(self.shuffle_rng), "epoch_start": self.epoch_rng_state},
-            "partial": self.partial if self.batch else None,
+            "partial": {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.partial.items()} if self.batch else None,
             "optimizer": {"name": self.opt.name, **self.opt.extra_state()}, "schedule": self.sched.state_dict(),
             "early_stopping": {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
                                "monitor": self.monitor, "stop_reason": self.stop_reason},
@@ -164,7 +165,7 @@ class Trainer:
         self.epoch_rng_state = meta["rng"]["epoch_start"]
         self.epoch, self.batch, self.step = int(meta["epoch"]), int(meta["batch"]), int(meta["step"])
         if meta.get("partial"):
-            self.partial = dict(meta["partial"])
+            self.partial = {k: np.asarray(v) if k == "sse" else v for k, v in meta["partial"].items()}
         es = meta["early_stopping"]
         self.best, self.best_epoch, self.bad_epochs = es["best"], es["best_epoch"], int(es["bad_epochs"])
         self.history = list(meta["history"])
@@ -232,9 +233,9 @@ class Trainer:
                 p["metric_sum"] += int(np.count_nonzero(pred == true))
             else:
                 d = np.subtract(A, Yb, out=ws.work[-1])
-                sse = np.einsum("ij,ij->j", d, d)  # per output
+                sse = np.einsum("ij,ij->j", d, d).astype(np.float64)  # per output
                 p["metric_sum"] += float(sse.sum()) / A.shape[1]
-                p["sse"] = [a + float(b) for a, b in zip(p.get("sse") or [0.0] * len(sse), sse, strict=True)]
+                p["sse"] = p["sse"] + sse if "sse" in p else sse
             self.step += 1
             self.batch = bi + 1
             self.reporter.batch(self, loss)

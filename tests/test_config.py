@@ -3,8 +3,9 @@ import os
 import pytest
 
 import mlpcli
-from mlpcli.config import MAX_CONFIG_BYTES, json_schema, load_config
+from mlpcli.config import json_schema, load_config
 from mlpcli.errors import ConfigError
+from mlpcli.yamlfile import MAX_CONFIG_BYTES
 
 
 def cfg_file(tmp_path, text, name="c.yaml"):

@@ -3,14 +3,14 @@ import pytest
 
 from mlpcli.activations import get_activation
 from mlpcli.errors import ConfigError
-from mlpcli.losses import get_loss
+from mlpcli.losses import get_loss, targets_for
 
 
 def run(loss_name, out_name, Z, Y):
     g = get_activation(out_name)
     loss = get_loss(loss_name, g)
     A = g(Z)
-    Yt = loss.targets(Y, Z.shape[1], np.float64)
+    Yt = targets_for(Y, loss_name, Z.shape[1], np.float64)
     delta = loss.delta(Z, A, Yt, np.empty_like(Z), np.empty_like(Z))
     return loss.fn(Z, A, Yt), delta
 

@@ -4,6 +4,13 @@ An optimiser updates the model's parameters ``p`` in place from the gradient ``g
 are single flat vectors (each ``W_l``, ``b_l`` is a view into them), so one step is a few
 vectorised NumPy calls with no allocation. The state (momentum buffers, moment estimates)
 is kept in flat vectors of the same layout, named ``slots``.
+
+Every ``FLUSH_EVERY`` steps the state's subnormal entries (below the dtype's smallest
+normal number, 1.2e-38 in float32) are set to zero, as a CPU's flush-to-zero mode would do.
+A weight whose gradient is exactly zero for a while (an input pixel that is 0 in every
+image of a stretch of batches) has its momentum decay geometrically through the subnormal
+range, where each multiply is ~100x slower; on MNIST this had made the optimiser step
+several times slower than the rest of training. Entries that small move no weight.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError, unknown_name
+
+FLUSH_EVERY = 8  # steps between sweeps of the state for subnormal entries
 
 
 class Optimizer:
@@ -24,12 +33,24 @@ class Optimizer:
         self.t = 0  # steps taken
         self.state = {s: np.zeros(size, dtype) for s in self.slots}
         self._work = np.empty(size, dtype)
+        self._subnormal = np.empty(size, bool) if self.slots else None
+        self._tiny = np.finfo(dtype).tiny  # the smallest normal number
+
+    def step(self, p, g, lr):
+        """Update ``p`` in place from ``g`` (``grad_scale`` times dL/dp); every FLUSH_EVERY steps,
+        set the state's subnormal entries to zero."""
+        self._step(p, g, lr)
+        if self._subnormal is not None and self.t % FLUSH_EVERY == 0:
+            w, small = self._work, self._subnormal
+            for s in self.state.values():
+                np.less(np.abs(s, out=w), self._tiny, out=small)
+                np.copyto(s, 0, where=small)
 
     def grad_scale(self, lr) -> float:
         """The factor the model puts on every gradient it hands to ``step`` (see SGD)."""
         return 1.0
 
-    def step(self, p, g, lr):
+    def _step(self, p, g, lr):
         raise NotImplementedError
 
     def extra_state(self) -> dict:
@@ -58,7 +79,7 @@ class SGD(Optimizer):
     def grad_scale(self, lr) -> float:
         return lr
 
-    def step(self, p, g, lr):  # g = lr * dL/dp
+    def _step(self, p, g, lr):  # g = lr * dL/dp
         self.t += 1
         if not self.momentum:
             p -= g
@@ -90,7 +111,7 @@ class Adam(Optimizer):
     hyperparams = {"betas": (0.9, 0.999), "eps": 1e-8}
     slots = ("exp_avg", "exp_avg_sq")
 
-    def step(self, p, g, lr):
+    def _step(self, p, g, lr):
         self.t += 1
         b1, b2 = self.betas
         m, v, w = self.state["exp_avg"], self.state["exp_avg_sq"], self._work
@@ -119,7 +140,7 @@ class RMSprop(Optimizer):
         self.slots = ("square_avg", "momentum_buffer") if hp.get("momentum", 0.0) else ("square_avg",)
         super().__init__(size, dtype, **hp)
 
-    def step(self, p, g, lr):
+    def _step(self, p, g, lr):
         self.t += 1
         v, w = self.state["square_avg"], self._work
         v *= self.alpha

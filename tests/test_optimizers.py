@@ -99,3 +99,43 @@ def test_sgd_momentum_follows_torch_when_the_rate_changes():
             q = q - lr * buf
         ref.append(q)
     np.testing.assert_allclose(p, ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name,hp", [("sgd", {"momentum": 0.5}), ("adam", {}), ("rmsprop", {"momentum": 0.5})])
+def test_state_decaying_to_subnormal_is_flushed_to_zero(name, hp):
+    """A weight whose gradient turns exactly zero has its momentum decay geometrically; once the
+    state is subnormal (slow arithmetic) the periodic sweep sets it to 0, and the weights move as
+    the unflushed rule would move them, to within the smallest normal number."""
+    from mlpcli.optimizers import FLUSH_EVERY
+
+    tiny = np.finfo(np.float32).tiny
+    opt = get_optimizer(name, 4, np.float32, **hp)
+    p = np.array([0.5, -0.25, 1.0, 0.0], np.float32)
+    g = np.array([1e-30, -1e-31, 0.0, 1e-25], np.float32)
+    reference = np.float64(p)
+    buf = np.zeros(4)
+    seen_subnormal = False
+    for t in range(1, 20 * FLUSH_EVERY + 1):
+        step_g = g if t == 1 else np.zeros(4, np.float32)  # one gradient, then zeros
+        opt.step(p, step_g * np.float32(opt.grad_scale(0.1)), 0.1)
+        state = np.concatenate(list(opt.state.values()))
+        subnormal = (state != 0) & (np.abs(state) < tiny)
+        seen_subnormal |= bool(subnormal.any())
+        if t % FLUSH_EVERY == 0:
+            assert not subnormal.any(), f"step {t}: subnormal state survived the sweep"
+        if name == "sgd":  # torch's rule in float64, with no flushing
+            buf = np.float64(step_g) if t == 1 else hp["momentum"] * buf + step_g
+            reference -= 0.1 * buf
+    assert seen_subnormal  # the decay did pass through the subnormal range between sweeps
+    if name == "sgd":
+        np.testing.assert_allclose(p, reference, rtol=1e-6, atol=tiny)
+
+
+def test_normal_state_is_left_exactly_as_the_rule_computes_it():
+    opt = get_optimizer("sgd", 3, np.float32, momentum=0.9)
+    p = np.array(P0, np.float32)
+    for t in range(1, 3 * 8 + 1):
+        g = np.array(GRADS[t % 3], np.float32) * np.float32(opt.grad_scale(LR))
+        v_expected = opt.state["velocity"] * np.float32(0.9) + g if t > 1 else g.copy()
+        opt.step(p, g, LR)
+        np.testing.assert_array_equal(opt.state["velocity"], v_expected)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import ConfigError, unknown_name
 
-FLUSH_EVERY = 8  # steps between sweeps of the state for subnormal entries
+FLUSH_EVERY = 16  # steps between sweeps of the state for subnormal entries
 
 
 class Optimizer:

@@ -48,6 +48,7 @@ def machine() -> dict:
         from threadpoolctl import threadpool_info
 
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas.sort(key=lambda p: "numpy" not in p.get("filepath", ""))  # NumPy's own, not SciPy's (loaded by sklearn)
         if blas:
             b = blas[0]
             info["blas"] = f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, {b.get('num_threads')} threads)"

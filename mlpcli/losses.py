@@ -87,26 +87,41 @@ class CrossEntropy(Loss):
         out *= scale / len(A)
         return out
 
-    def output_and_loss(self, Z, A, Y):
-        """Training's fast path: softmax(Z) into A and the loss, from one pass of exponentials,
-        log sum_j e^z_j = max + log sum_j e^(z_j - max)."""
+    def output_loss_delta(self, Z, A, Y, out, scale=1.0):
+        """Training's fast path: softmax(Z) into A, ``scale`` * delta into ``out``, and the loss,
+        from one pass of exponentials (log sum_j e^z_j = shift + log sum_j e^(z_j - shift))."""
         m = len(Z)
-        zmax = Z.max(axis=1, keepdims=True)
-        np.subtract(Z, zmax, out=A)
-        with np.errstate(under="ignore"):  # terms far below the maximum underflow to 0: exact
-            np.exp(A, out=A)
-        s = A.sum(axis=1, keepdims=True)
+        # Shift by the batch's largest logit: one reduction, where the row-wise maximum costs
+        # several times more on (m, 10) logits. A row far below it would keep too few digits,
+        # so a batch whose smallest row sum is below sqrt(tiny) is redone with row maxima.
+        s, picked = self._exp_shifted(Z, Z.max(), A, Y)
+        if s.min() < _SQRT_TINY[A.dtype.char]:
+            s, picked = self._exp_shifted(Z, Z.max(axis=1, keepdims=True), A, Y)
         A /= s
-        lse = zmax
-        lse += np.log(s)  # (m, 1): log sum_j e^z_ij
+        log_s = np.log(s)  # (m, 1): log sum_j e^(z_ij - shift_i)
+        log_sum = float(log_s.sum()) if Y.ndim == 1 else float(np.vdot(Y.sum(axis=1), log_s[:, 0]))
+        k = scale / m  # delta = (p - t)/m: the softmax Jacobian cancels
+        np.multiply(A, k, out=out)
         if Y.ndim == 1:
-            return (float(lse.sum()) - float(Z[_rows(m), Y].sum())) / m
-        return (float(np.vdot(Y.sum(axis=1), lse[:, 0])) - float(np.vdot(Y, Z))) / m
+            out[_rows(m), Y] -= k
+        else:
+            out -= Y * k
+        return (log_sum - picked) / m
+
+    @staticmethod
+    def _exp_shifted(Z, shift, E, Y):
+        """E = e^(Z - shift) and its row sums (m, 1); also sum_i t_i . (z_i - shift_i), the label term of the loss."""
+        np.subtract(Z, shift, out=E)
+        picked = float(E[_rows(len(Z)), Y].sum()) if Y.ndim == 1 else float(np.vdot(Y, E))
+        with np.errstate(under="ignore"):  # terms far below the shift underflow to 0: exact enough
+            np.exp(E, out=E)
+        return E.sum(axis=1, keepdims=True), picked
 
 
 LOSSES = {cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy)}
 
 _ROWS: dict[int, np.ndarray] = {}
+_SQRT_TINY = {c: float(np.sqrt(np.finfo(c).tiny)) for c in "efdg"}  # by dtype.char: float16 ... longdouble
 
 
 def _rows(m: int) -> np.ndarray:

@@ -189,11 +189,15 @@ class MLP:
         """One forward and backward pass; fills the flat gradient with ``scale`` * dL/dp and
         returns the loss (with l2). Backprop is linear in delta, so a factor the optimiser wants
         on every gradient (plain SGD's lr) costs one multiply of the small output delta."""
-        fused = getattr(self.loss, "output_and_loss", None)  # softmax and its loss from one exp pass
+        fused = getattr(self.loss, "output_loss_delta", None)  # softmax, loss and delta from one exp pass
         Z_out, A_out = self._forward(X, ws, train=True, output=fused is None)
-        loss = fused(Z_out, A_out, Y) if fused is not None else self.loss.fn(Z_out, A_out, Y)
+        if fused is not None:
+            delta = ws.delta[-1]
+            loss = fused(Z_out, A_out, Y, delta, scale)
+        else:
+            loss = self.loss.fn(Z_out, A_out, Y)
+            delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1], scale)  # scale * dL/dZ_L, mean inside
         L = len(self.W)
-        delta = self.loss.delta(Z_out, A_out, Y, ws.delta[-1], ws.work[-1], scale)  # scale * dL/dZ_L, mean inside
         for layer in range(L - 1, -1, -1):
             A_prev = ws.A[layer - 1] if layer > 0 else X
             np.matmul(delta.T, A_prev, out=self.dW[layer])  # dW = delta.T @ A_prev, (m_l, m_{layer-1})

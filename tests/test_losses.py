@@ -64,18 +64,26 @@ def test_loss_refuses_mismatched_output():
 
 
 @pytest.mark.parametrize("labels", ["int", "onehot"])
-def test_fused_softmax_cross_entropy_equals_softmax_then_loss(labels):
-    """Training's one-pass softmax + loss gives the same probabilities and value as the two steps."""
+@pytest.mark.parametrize("logits", ["ordinary", "one row far above the rest", "huge"])
+def test_fused_softmax_cross_entropy_equals_softmax_then_loss_and_delta(labels, logits):
+    """Training's one-pass softmax + loss + delta gives the probabilities, value and delta of the
+    three separate steps: with the batch-wide shift, and when a row far below the batch's
+    largest logit forces the row-wise one."""
     rng = np.random.default_rng(0)
     Z = rng.normal(0, 3, size=(9, 4))
-    Z[0] = [1000.0, -1000.0, 0.0, 5.0]  # stable for huge logits too
+    if logits == "one row far above the rest":
+        Z[3] += 600.0  # e^(z - max) underflows for every other row
+    elif logits == "huge":
+        Z[0] = [1000.0, -1000.0, 0.0, 5.0]
     y = rng.integers(0, 4, 9)
     Y = y if labels == "int" else np.eye(4)[y]
     g = get_activation("softmax")
     loss = get_loss("cross_entropy", g)
     A_ref = g(Z)
-    A = np.empty_like(Z)
+    delta_ref = loss.delta(Z, A_ref, Y, np.empty_like(Z), None, scale=0.3)
+    A, delta = np.empty_like(Z), np.empty_like(Z)
     with np.errstate(all="raise"):
-        value = loss.output_and_loss(Z, A, Y)
-    np.testing.assert_allclose(A, A_ref, rtol=1e-14, atol=1e-300)
+        value = loss.output_loss_delta(Z, A, Y, delta, scale=0.3)
+    np.testing.assert_allclose(A, A_ref, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
     assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)

@@ -101,11 +101,12 @@ class CrossEntropy(Loss):
         log_s = np.log(s)  # (m, 1): log sum_j e^(z_ij - shift_i)
         log_sum = float(log_s.sum()) if Y.ndim == 1 else float(np.vdot(Y.sum(axis=1), log_s[:, 0]))
         k = scale / m  # delta = (p - t)/m: the softmax Jacobian cancels
-        np.multiply(A, k, out=out)
         if Y.ndim == 1:
+            np.multiply(A, k, out=out)
             out[_rows(m), Y] -= k
         else:
-            out -= Y * k
+            np.subtract(A, Y, out=out)
+            out *= k
         return (log_sum - picked) / m
 
     @staticmethod

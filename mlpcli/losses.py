@@ -79,12 +79,13 @@ class CrossEntropy(Loss):
         return float((Y.sum(axis=1) * lse).sum() - np.vdot(Y, Z)) / m
 
     def delta(self, Z, A, Y, out, work, scale=1.0):
-        np.copyto(out, A)  # (p - t)/m: the softmax Jacobian cancels
-        if Y.ndim == 1:
-            out[_rows(len(Y)), Y] -= 1.0
+        k = scale / len(A)  # delta = (p - t)/m: the softmax Jacobian cancels
+        if Y.ndim == 1:  # integer labels: t is one-hot, so only the label column moves
+            np.multiply(A, k, out=out)
+            out[_rows(len(Y)), Y] -= k
         else:
-            out -= Y
-        out *= scale / len(A)
+            np.subtract(A, Y, out=out)
+            out *= k
         return out
 
     def output_loss_delta(self, Z, A, Y, out, scale=1.0):
@@ -100,13 +101,7 @@ class CrossEntropy(Loss):
         A /= s
         log_s = np.log(s)  # (m, 1): log sum_j e^(z_ij - shift_i)
         log_sum = float(log_s.sum()) if Y.ndim == 1 else float(np.vdot(Y.sum(axis=1), log_s[:, 0]))
-        k = scale / m  # delta = (p - t)/m: the softmax Jacobian cancels
-        if Y.ndim == 1:
-            np.multiply(A, k, out=out)
-            out[_rows(m), Y] -= k
-        else:
-            np.subtract(A, Y, out=out)
-            out *= k
+        self.delta(Z, A, Y, out, None, scale)
         return (log_sum - picked) / m
 
     @staticmethod

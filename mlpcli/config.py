@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .activations import ACTIVATIONS
-from .errors import ConfigError, did_you_mean, unknown_name
+from .errors import ConfigError
 from .initializers import INIT_PARAMS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULE_PARAMS
-from .yamlfile import apply_overrides, line_of, read_yaml_file
+from .sections import NamedSection, Section, also, check_name, field_error, format_error
+from .yamlfile import apply_overrides, read_yaml_file
 
 # the loss an output activation implies and the output a loss implies, when only one is given
 LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
@@ -35,87 +35,6 @@ DATASET_KEYS = {
     "npy": ("train", "test"),
 }
 REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
-
-
-def _err(kind: str, template: str, **ctx):
-    """A pydantic error whose message is ``template`` formatted by Python (``!r`` and all)."""
-    return PydanticCustomError(kind, "{message}", {"message": template.format(**ctx), **ctx})
-
-
-def _check_name(kind: str, value, valid) -> str:
-    if not isinstance(value, str) or value not in valid:
-        raise _err("unknown_name", "{text}", text=unknown_name(kind, value, list(valid)))
-    return value
-
-
-def _also(*alternatives):
-    """json_schema_extra that lets a property also be one of ``alternatives`` (the string shorthands)."""
-
-    def extend(schema: dict) -> None:
-        options = schema.pop("anyOf", None) or [{"$ref": schema.pop("$ref")}]
-        schema["anyOf"] = [*options, *alternatives]
-
-    return extend
-
-
-class Section(BaseModel):
-    """A mapping of the config: unknown keys are errors that suggest the closest valid key."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data):
-        if data is None:  # a section written with no keys (`output:`) takes every default
-            return {}
-        if isinstance(data, dict):
-            valid = [f.alias or n for n, f in cls.model_fields.items()]
-            for key in data:
-                if key not in valid and key not in cls.model_fields:
-                    raise _err("unknown_key", "unknown key {key!r}{hint} (valid: {valid})",
-                               key=str(key), hint=did_you_mean(key, valid), valid=", ".join(valid))
-        elif not isinstance(data, BaseModel):
-            raise _err("not_a_mapping", "expected a mapping of keys (got {got!r})", got=data)
-        return data
-
-    def _only_keys_of(self, name: str, allowed, common=()) -> None:
-        """Refuse keys that the chosen ``name`` does not take (e.g. ``betas`` for sgd)."""
-        for key in self.model_fields_set - {"name", *allowed, *common}:
-            field = type(self).model_fields[key]
-            raise _err("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
-                       key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
-
-
-class NamedSection(Section):
-    """A section chosen by ``name`` from a registry (``optimizer: adam`` is ``{name: adam}``);
-    it accepts only the parameters that entry takes, plus the section's ``common`` keys."""
-
-    kind: ClassVar[str] = ""
-    common: ClassVar[tuple] = ()
-
-    @classmethod
-    def registry(cls) -> dict:
-        """name -> the parameter names that entry takes."""
-        raise NotImplementedError
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
-
-    @field_validator("name", check_fields=False)
-    @classmethod
-    def _name(cls, v):
-        return _check_name(cls.kind, v, cls.registry())
-
-    @model_validator(mode="after")
-    def _keys_fit_name(self):
-        self._only_keys_of(self.name, tuple(self.registry()[self.name]), self.common)
-        self.check()
-        return self
-
-    def check(self) -> None:
-        """Further checks of one section, after its keys fit its name."""
 
 
 class XY(Section):
@@ -149,8 +68,8 @@ class DataConfig(NamedSection):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="regression: fraction of samples in the test split.")
     path: str = Field("data/mnist", description="mnist: directory with train_images.npy, train_labels.npy, test_images.npy, test_labels.npy.")
     train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.",
-                             json_schema_extra=_also({"type": "string"}))
-    test: XY | None = Field(None, description="npy: test data, as train.", json_schema_extra=_also({"type": "string"}))
+                             json_schema_extra=also({"type": "string"}))
+    test: XY | None = Field(None, description="npy: test data, as train.", json_schema_extra=also({"type": "string"}))
 
     @classmethod
     def registry(cls):
@@ -159,7 +78,7 @@ class DataConfig(NamedSection):
     @field_validator("function")
     @classmethod
     def _function(cls, v):
-        return _check_name("regression function", v, REGRESSION_FUNCTIONS)
+        return check_name("regression function", v, REGRESSION_FUNCTIONS)
 
     @field_validator("path")
     @classmethod
@@ -168,7 +87,7 @@ class DataConfig(NamedSection):
 
     def check(self):
         if self.name == "npy" and self.train is None:
-            raise _err("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path")
+            raise field_error("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path")
 
 
 class InitConfig(Section):
@@ -191,10 +110,10 @@ class InitConfig(Section):
     def _check(self):
         if self.path is not None:
             if "name" in self.model_fields_set or self.std is not None:
-                raise _err("init_from", "'from' gives the weights; it takes no initialiser name or std")
+                raise field_error("init_from", "'from' gives the weights; it takes no initialiser name or std")
             self.name = None
             return self
-        _check_name("initialiser", self.name, INIT_PARAMS)
+        check_name("initialiser", self.name, INIT_PARAMS)
         self._only_keys_of(self.name, tuple(INIT_PARAMS[self.name]))
         return self
 
@@ -209,14 +128,14 @@ class ModelConfig(Section):
     output: Any = Field(None, json_schema_extra=lambda s: s.update(_activation_schema(output=True)), description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error).")
     bias: bool = Field(True, description="Layers with biases (false: z = W a).")
     init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.",
-                             json_schema_extra=_also({"enum": list(INIT_PARAMS)}))
+                             json_schema_extra=also({"enum": list(INIT_PARAMS)}))
 
     @field_validator("layers")
     @classmethod
     def _widths(cls, v):
         for w in v:
             if w < 1:
-                raise _err("width", "layer widths must be >= 1 (got {v})", v=v)
+                raise field_error("width", "layer widths must be >= 1 (got {v})", v=v)
         return v
 
     @field_validator("activation")
@@ -227,7 +146,7 @@ class ModelConfig(Section):
         for a in out:
             name = a if isinstance(a, str) else a["name"]
             if ACTIVATIONS[name].output_only:
-                raise _err("output_only", "{name!r} is an output activation; it cannot be a hidden one", name=name)
+                raise field_error("output_only", "{name!r} is an output activation; it cannot be a hidden one", name=name)
         return out if isinstance(v, list) else out[0]
 
     @field_validator("output")
@@ -238,7 +157,7 @@ class ModelConfig(Section):
     @model_validator(mode="after")
     def _count(self):
         if isinstance(self.activation, list) and len(self.activation) != len(self.layers) - 2:
-            raise _err("count", "{n} hidden layers need {n} hidden activations (got {k})",
+            raise field_error("count", "{n} hidden layers need {n} hidden activations (got {k})",
                        n=len(self.layers) - 2, k=len(self.activation))
         return self
 
@@ -260,15 +179,15 @@ def _activation_schema(output: bool) -> dict:
 
 def _activation(v):
     if isinstance(v, dict):
-        name = _check_name("activation", v.get("name"), ACTIVATIONS)
+        name = check_name("activation", v.get("name"), ACTIVATIONS)
         allowed = ACTIVATIONS[name].params
         for k, val in v.items():
             if k != "name" and k not in allowed:
-                raise _err("not_a_parameter", "activation {name!r} takes no parameter {k!r}", name=name, k=k)
+                raise field_error("not_a_parameter", "activation {name!r} takes no parameter {k!r}", name=name, k=k)
             if k == "alpha" and (not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val < 1):
-                raise _err("range", "leaky_relu alpha must be a number in [0, 1) (got {v!r})", v=val)
+                raise field_error("range", "leaky_relu alpha must be a number in [0, 1) (got {v!r})", v=val)
         return dict(v)
-    return _check_name("activation", v, ACTIVATIONS)
+    return check_name("activation", v, ACTIVATIONS)
 
 
 class OptimizerConfig(NamedSection):
@@ -289,12 +208,12 @@ class OptimizerConfig(NamedSection):
     @classmethod
     def _betas(cls, v):
         if not all(0 <= b < 1 for b in v):
-            raise _err("range", "betas must both be in [0, 1) (got {v})", v=list(v))
+            raise field_error("range", "betas must both be in [0, 1) (got {v})", v=list(v))
         return v
 
     def check(self):
         if self.nesterov and not self.momentum:
-            raise _err("nesterov", "nesterov needs momentum > 0")
+            raise field_error("nesterov", "nesterov needs momentum > 0")
 
     def hyperparams(self) -> dict:
         return {k: getattr(self, k) for k in OPTIMIZERS[self.name].hyperparams}
@@ -340,7 +259,7 @@ class TrainingConfig(Section):
     shuffle: bool = Field(True, description="Reshuffle the training set every epoch.")
     dtype: Literal["float32", "float64"] = Field("float32", description="Floating point precision of training.")
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).",
-                                                       json_schema_extra=_also({"type": "boolean"}))
+                                                       json_schema_extra=also({"type": "boolean"}))
     grad_tol: float | None = Field(None, gt=0, description="Stop when the full-batch gradient norm falls below this.")
 
     @field_validator("batch_size", mode="before")
@@ -348,7 +267,7 @@ class TrainingConfig(Section):
     def _batch(cls, v):
         if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
             return v
-        raise _err("batch_size", "expected an integer >= 1 or 'full' (got {v!r})", v=v)
+        raise field_error("batch_size", "expected an integer >= 1 or 'full' (got {v!r})", v=v)
 
     @field_validator("early_stopping", mode="before")
     @classmethod
@@ -371,20 +290,20 @@ class Config(Section):
     """The whole configuration of a run."""
 
     seed: int = Field(0, description="Seed of every random stream (init, shuffling, data noise).")
-    data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=_also({"enum": list(DATASET_KEYS)}))
+    data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=also({"enum": list(DATASET_KEYS)}))
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).",
                              json_schema_extra={"enum": [*LOSSES, None]})
     l2: float = Field(0.0, ge=0, description="L2 penalty lambda: adds lambda/2 * sum ||W||^2.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, json_schema_extra=_also({"enum": list(OPTIMIZERS)}))
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, json_schema_extra=_also({"enum": list(SCHEDULE_PARAMS)}))
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, json_schema_extra=also({"enum": list(OPTIMIZERS)}))
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, json_schema_extra=also({"enum": list(SCHEDULE_PARAMS)}))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig, json_schema_extra=_also({"type": "null"}))
+    output: OutputConfig = Field(default_factory=OutputConfig, json_schema_extra=also({"type": "null"}))
 
     @field_validator("loss")
     @classmethod
     def _loss(cls, v):
-        return None if v is None else _check_name("loss", v, LOSSES)
+        return None if v is None else check_name("loss", v, LOSSES)
 
     @model_validator(mode="after")
     def _output_and_loss(self):
@@ -395,14 +314,14 @@ class Config(Section):
             m.output = OUTPUT_FOR_LOSS[self.loss]
         need = LOSSES[self.loss].requires_output
         if need and m.output_name() != need:
-            raise _err("loss_output", "loss {loss!r} needs output activation {need!r} (model.output is {got!r})",
+            raise field_error("loss_output", "loss {loss!r} needs output activation {need!r} (model.output is {got!r})",
                        loss=self.loss, need=need, got=m.output_name(), at="model.output" if "output" in m.model_fields_set else "loss")
         if self.loss == "cross_entropy" and m.layers[-1] < 2:
-            raise _err("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output",
+            raise field_error("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output",
                        at="model.layers")
         es = self.training.early_stopping
         if es is not None and self.training.epochs and es.monitor.startswith("val_") and not self.data.validation_split:
-            raise _err("monitor", "{m!r} needs data.validation_split > 0", m=es.monitor, at="training.early_stopping.monitor")
+            raise field_error("monitor", "{m!r} needs data.validation_split > 0", m=es.monitor, at="training.early_stopping.monitor")
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -423,41 +342,22 @@ class Config(Section):
         return d
 
 
-def _format_error(err: dict, source: str, node, overridden) -> str:
-    ctx = err.get("ctx") or {}
-    loc = [p for p in err["loc"] if p != "__root__"]
-    if ctx.get("at"):  # an error about how keys fit together names the key it is about
-        loc = [*loc, *ctx["at"].split(".")]
-    if err["type"] == "unknown_key":
-        loc = [*loc, ctx["key"]]
-    path = ".".join(str(p) for p in loc) or "(top level)"
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    inp = err.get("input")
-    if err["type"] not in ("unknown_key", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
-        msg = f"{msg} (got {inp!r})"
-    if err["type"] == "missing":
-        msg = "required key is missing"
-    if any(path == o or path.startswith(o + ".") for o in overridden):
-        return f"{source}: --set {path}: {msg}"
-    line = line_of(node, loc) if node is not None else None
-    where = f"{source}:{line}" if line else source
-    return f"{where}: {path}: {msg}"
+def _top_level(data, source: str) -> dict:
+    """The file's top level as a mapping (an empty file is all defaults)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level (got a {type(data).__name__})")
+    return data
 
 
 def validate(data, source: str = "<config>", node=None, overridden=()) -> Config:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys at the top level (got a {type(data).__name__})")
+    data = _top_level(data, source)
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         errors = e.errors()
-        first = _format_error(errors[0], source, node, overridden)
+        first = format_error(errors[0], source, node, overridden)
         more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
     cfg._source = source
@@ -471,10 +371,7 @@ def load_config(path=None, overrides=()) -> Config:
     else:
         data, node = read_yaml_file(path)
         source = str(path)
-        if data is None:
-            data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys at the top level (got a {type(data).__name__})")
+        data = _top_level(data, source)  # the overrides need a mapping to go into
     overrides = list(overrides)
     apply_overrides(data, overrides)
     overridden = [str(o).partition("=")[0].strip() for o in overrides]

@@ -1,0 +1,123 @@
+"""How a config section validates, and how its errors read.
+
+A ``Section`` refuses unknown keys with the closest valid one; a ``NamedSection`` is chosen
+by ``name`` from a registry and takes only that entry's parameters. ``format_error`` turns a
+pydantic error into the one line users see: ``configs/x.yaml:7: optimizer.lr: must be > 0``.
+The sections themselves, the config's keys, are in ``config.py``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from .errors import did_you_mean, unknown_name
+from .yamlfile import line_of
+
+
+def field_error(kind: str, template: str, **ctx):
+    """A pydantic error whose message is ``template`` formatted by Python (``!r`` and all)."""
+    return PydanticCustomError(kind, "{message}", {"message": template.format(**ctx), **ctx})
+
+
+def check_name(kind: str, value, valid) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise field_error("unknown_name", "{text}", text=unknown_name(kind, value, list(valid)))
+    return value
+
+
+def also(*alternatives):
+    """json_schema_extra that lets a property also be one of ``alternatives`` (the string shorthands)."""
+
+    def extend(schema: dict) -> None:
+        options = schema.pop("anyOf", None) or [{"$ref": schema.pop("$ref")}]
+        schema["anyOf"] = [*options, *alternatives]
+
+    return extend
+
+
+class Section(BaseModel):
+    """A mapping of the config: unknown keys are errors that suggest the closest valid key."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        if data is None:  # a section written with no keys (`output:`) takes every default
+            return {}
+        if isinstance(data, dict):
+            valid = [f.alias or n for n, f in cls.model_fields.items()]
+            for key in data:
+                if key not in valid and key not in cls.model_fields:
+                    raise field_error("unknown_key", "unknown key {key!r}{hint} (valid: {valid})",
+                               key=str(key), hint=did_you_mean(key, valid), valid=", ".join(valid))
+        elif not isinstance(data, BaseModel):
+            raise field_error("not_a_mapping", "expected a mapping of keys (got {got!r})", got=data)
+        return data
+
+    def _only_keys_of(self, name: str, allowed, common=()) -> None:
+        """Refuse keys that the chosen ``name`` does not take (e.g. ``betas`` for sgd)."""
+        for key in self.model_fields_set - {"name", *allowed, *common}:
+            field = type(self).model_fields[key]
+            raise field_error("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
+                       key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
+
+
+class NamedSection(Section):
+    """A section chosen by ``name`` from a registry (``optimizer: adam`` is ``{name: adam}``);
+    it accepts only the parameters that entry takes, plus the section's ``common`` keys."""
+
+    kind: ClassVar[str] = ""
+    common: ClassVar[tuple] = ()
+
+    @classmethod
+    def registry(cls) -> dict:
+        """name -> the parameter names that entry takes."""
+        raise NotImplementedError
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _name(cls, v):
+        return check_name(cls.kind, v, cls.registry())
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, tuple(self.registry()[self.name]), self.common)
+        self.check()
+        return self
+
+    def check(self) -> None:
+        """Further checks of one section, after its keys fit its name."""
+
+
+def format_error(err: dict, source: str, node, overridden) -> str:
+    ctx = err.get("ctx") or {}
+    loc = [p for p in err["loc"] if p != "__root__"]
+    if ctx.get("at"):  # an error about how keys fit together names the key it is about
+        loc = [*loc, *ctx["at"].split(".")]
+    if err["type"] == "unknown_key":
+        loc = [*loc, ctx["key"]]
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    inp = err.get("input")
+    if err["type"] not in ("unknown_key", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
+        msg = f"{msg} (got {inp!r})"
+    if err["type"] == "missing":
+        msg = "required key is missing"
+    if any(path == o or path.startswith(o + ".") for o in overridden):
+        return f"{source}: --set {path}: {msg}"
+    line = line_of(node, loc) if node is not None else None
+    where = f"{source}:{line}" if line else source
+    return f"{where}: {path}: {msg}"

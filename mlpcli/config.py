@@ -87,7 +87,7 @@ class DataConfig(NamedSection):
 
     def check(self):
         if self.name == "npy" and self.train is None:
-            raise field_error("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path")
+            raise field_error("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path", at="train")
 
 
 class InitConfig(Section):

@@ -8,6 +8,7 @@ The sections themselves, the config's keys, are in ``config.py``.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -16,10 +17,28 @@ from pydantic_core import PydanticCustomError
 from .errors import did_you_mean, unknown_name
 from .yamlfile import line_of
 
+_PLACEHOLDER = re.compile(r"\{(\w+)(!r)?\}")
+
+
+def safe_format(template: str, **values) -> str:
+    """``template.format(**values)`` for the ``{name}`` and ``{name!r}`` placeholders named in
+    ``values``; every other brace is text (``{x: PATH.npy}`` stays as written, no KeyError)."""
+
+    def sub(m):
+        if m.group(1) not in values:
+            return m.group(0)
+        v = values[m.group(1)]
+        return repr(v) if m.group(2) else str(v)
+
+    return _PLACEHOLDER.sub(sub, template)
+
 
 def field_error(kind: str, template: str, **ctx):
-    """A pydantic error whose message is ``template`` formatted by Python (``!r`` and all)."""
-    return PydanticCustomError(kind, "{message}", {"message": template.format(**ctx), **ctx})
+    """A pydantic error whose message is ``template`` with ``ctx`` substituted (``!r`` and all).
+
+    The message goes into the context last: pydantic substitutes the context's keys into the
+    message in order, and nothing may be substituted into text that is already final."""
+    return PydanticCustomError(kind, "{message}", {**ctx, "message": safe_format(template, **ctx)})
 
 
 def check_name(kind: str, value, valid) -> str:
@@ -106,7 +125,7 @@ def format_error(err: dict, source: str, node, overridden) -> str:
     if err["type"] == "unknown_key":
         loc = [*loc, ctx["key"]]
     path = ".".join(str(p) for p in loc) or "(top level)"
-    msg = err["msg"]
+    msg = ctx.get("message", err["msg"])  # our own text, verbatim
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     if msg.startswith("Value error, "):
@@ -114,7 +133,7 @@ def format_error(err: dict, source: str, node, overridden) -> str:
     inp = err.get("input")
     if err["type"] not in ("unknown_key", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
         msg = f"{msg} (got {inp!r})"
-    if err["type"] == "missing":
+    if err["type"] == "missing" and "message" not in ctx:
         msg = "required key is missing"
     if any(path == o or path.startswith(o + ".") for o in overridden):
         return f"{source}: --set {path}: {msg}"

@@ -315,11 +315,46 @@ def plot(
     run_dir: Path = typer.Argument(..., help="Run directory written by mlp train."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the PNGs (default RUN_DIR/plots)."),
 ):
-    """Write PNG plots of a run: learning curves, weights, confusion matrix, decision boundary, predictions."""
+    """Write PNG plots of a run: learning curves, weights, confusion matrix, decision boundary, predictions.
+    Of a sweep directory: sweep.png (metric per trial, best so far, metric against each parameter)."""
     from .plots import plot_run
+    from .sweepplot import is_sweep_dir, plot_sweep
 
-    for p in plot_run(run_dir, out):
+    for p in (plot_sweep if is_sweep_dir(run_dir) else plot_run)(run_dir, out):
         sys.stdout.write(f"{p}\n")
+
+
+# ---------------------------------------------------------------------------- sweep
+@app.command()
+@command
+def sweep(
+    config: Path = typer.Argument(..., help="YAML config every trial starts from."),
+    sweep_file: Path = typer.Argument(..., metavar="SWEEP.yaml", help="Sweep file: metric, direction, trials, sampler, pruner, space."),
+    trials: int | None = typer.Option(None, "--trials", help="Trials in the sweep (overrides the sweep file's)."),
+    workers: int = typer.Option(1, "--workers", help="Processes running trials at once (with --dask local: its workers)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SWEEP_DIR/study.log)."),
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS|local", help="Run trials on a Dask cluster (tcp://HOST:PORT), or on a local one."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Sweep directory (default: sweeps/<config>-<sweep file>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    json_out: bool = JSON_OUT,
+):
+    """Search hyperparameters with Optuna: each trial a run directory; sweep.csv, best.yaml; re-run to continue."""
+    from .signals import stop_on_signals
+    from .sweep import run_sweep
+
+    with stop_on_signals() as stop:
+        result = run_sweep(config, sweep_file, trials=trials, workers=workers, storage=storage, dask=dask, out=out,
+                           quiet=quiet, stop=stop)
+    summary = result.summary()
+    if json_out:
+        emit_json(summary)
+    elif not quiet:
+        b = summary["best"]
+        lines = [f"sweep directory: {summary['sweep_dir']}", "trials: " + ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)]
+        if b:
+            lines += [f"best: trial {b['trial']}, {summary['metric']} {b['value']:.6g}", f"best config: {b['config']}",
+                      f"best checkpoint: {b['checkpoint']}"]
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------------------- data

@@ -74,14 +74,17 @@ def sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data).hexdigest() if a.size else hashlib.sha256(b"").hexdigest()
 
 
-def save_checkpoint(path, arrays: dict, meta: dict) -> None:
-    """Write arrays and meta (with every array's SHA-256) atomically to ``path``."""
+def save_checkpoint(path, arrays: dict, meta: dict, raw_json: dict | None = None) -> None:
+    """Write arrays and meta (with every array's SHA-256) atomically to ``path``. ``raw_json`` adds
+    meta entries already encoded as JSON bytes (the history, whose rows are encoded once each)."""
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     for k, v in arrays.items():
         if v.dtype.kind == "f" and not np.isfinite(v).all():
             raise ValueError(f"refusing to save non-finite array {k}")
     meta = {**meta, "format": FORMAT, "version": VERSION, "sha256": {k: sha256(v) for k, v in arrays.items()}}
     meta_bytes = json.dumps(meta, separators=(",", ":")).encode("utf-8")
+    for key, encoded in (raw_json or {}).items():  # spliced in before the closing brace
+        meta_bytes = meta_bytes[:-1] + b"," + json.dumps(key).encode() + b":" + encoded + b"}"
     arrays["meta"] = np.array(meta_bytes)  # 0-d bytes: UTF-8 JSON
 
     def write(f):

@@ -104,21 +104,22 @@ def train(
 ):
     """Train the network a config describes; write config, metrics and checkpoints to a run directory."""
     from .config import load_config
-    from .progress import make_reporter
+    from .progress import make_progress
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
     cfg = load_config(config, set_)
     # a resumed run continues in its own directory unless --out says otherwise
     run_dir = out or (resume.parent if resume else None) or cfg.output.dir or default_run_dir(cfg)
-    reporter = make_reporter(quiet)
+    callbacks = make_progress(quiet)
     try:
         with stop_on_signals() as stop:
-            result = run_training(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite, reporter=reporter, stop=stop)
+            result = run_training(cfg, callbacks, run_dir=run_dir, resume=resume, overwrite=overwrite, stop=stop)
     finally:
-        close = getattr(reporter, "close", None)
-        if close:
-            close()
+        for cb in callbacks:
+            close = getattr(cb, "close", None)
+            if close:
+                close()
     summary = result.summary()
     if plot:
         from .plots import plot_run

@@ -286,6 +286,11 @@ class OutputConfig(Section):
         return None if v is None else os.path.abspath(os.path.expanduser(v))
 
 
+class CheckpointConfig(Section):
+    every_seconds: float = Field(30.0, gt=0, description="Write last.npz (and best.npz) when this many seconds have passed since the previous save; always at the end, on Ctrl-C/SIGTERM and before a divergence exit.")
+    every_epochs: int | None = Field(None, ge=1, description="Write them every this many epochs instead (1: every epoch).")
+
+
 class Config(Section):
     """The whole configuration of a run."""
 
@@ -299,6 +304,7 @@ class Config(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, json_schema_extra=also({"enum": list(SCHEDULE_PARAMS)}))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig, json_schema_extra=also({"type": "null"}))
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="How often a run saves last.npz and best.npz.")
 
     @field_validator("loss")
     @classmethod

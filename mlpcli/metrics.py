@@ -42,3 +42,52 @@ def regression_metrics(A, Y) -> dict:
 def confusion_matrix(pred, true, k: int):
     """counts[i, j] = samples of true class i predicted as j."""
     return np.bincount(np.asarray(true) * k + np.asarray(pred), minlength=k * k).reshape(k, k)
+
+
+class RunningMetrics:
+    """The epoch's training loss and accuracy (or MSE and R^2), accumulated batch by batch from the
+    outputs the training pass computed anyway (a running figure: the weights move during the epoch)."""
+
+    def __init__(self, y, Y, classification: bool):
+        self.classification = classification
+        self.true = true_classes(y) if classification else None
+        if not classification:  # per-output total sum of squares, for R^2
+            Yf = Y.reshape(len(Y), -1).astype(np.float64)
+            self.sst = ((Yf - Yf.mean(0)) ** 2).sum(0)
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum, self.metric_sum, self.seen, self.seconds, self.sse = 0.0, 0.0, 0, 0.0, None
+
+    def add(self, loss: float, A, Yb, idx, pred, work) -> None:
+        """One batch: its mean loss, outputs A, targets Yb (rows ``idx`` of the set); ``pred`` and
+        ``work`` are scratch buffers shaped like a batch of class indices and of outputs."""
+        nb = len(A)
+        self.loss_sum += loss * nb
+        self.seen += nb
+        if self.classification:
+            pred = A.argmax(axis=1, out=pred) if A.shape[1] > 1 else np.greater(A[:, 0], 0.5, out=pred, casting="unsafe")
+            true = Yb if Yb.ndim == 1 else self.true[idx]  # integer labels: the batch already has them
+            self.metric_sum += int(np.count_nonzero(pred == true))
+        else:
+            d = np.subtract(A, Yb, out=work)
+            sse = np.einsum("ij,ij->j", d, d).astype(np.float64)  # per output
+            self.metric_sum += float(sse.sum()) / A.shape[1]
+            self.sse = sse if self.sse is None else self.sse + sse
+
+    def row(self) -> dict:
+        """train_loss and train_acc, or train_loss, train_mse and train_r2 (R^2 averaged over outputs)."""
+        key = "acc" if self.classification else "mse"
+        row = {"train_loss": self.loss_sum / self.seen, f"train_{key}": self.metric_sum / self.seen}
+        if not self.classification:
+            sst = self.sst
+            row["train_r2"] = float(np.mean(np.where(sst > 0, 1 - self.sse / np.where(sst > 0, sst, 1), 0.0)))
+        return row
+
+    def state_dict(self) -> dict:
+        s = {"loss_sum": self.loss_sum, "metric_sum": self.metric_sum, "seen": self.seen, "seconds": self.seconds}
+        return s if self.sse is None else {**s, "sse": self.sse.tolist()}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.loss_sum, self.metric_sum, self.seen, self.seconds = s["loss_sum"], s["metric_sum"], s["seen"], s["seconds"]
+        self.sse = np.asarray(s["sse"]) if "sse" in s else None

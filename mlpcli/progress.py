@@ -1,11 +1,11 @@
-"""Training progress on stderr: a Rich progress bar on a terminal, one plain line per epoch otherwise."""
+"""Training progress on stderr, as callbacks: a Rich progress bar on a terminal, one plain line per epoch otherwise."""
 
 from __future__ import annotations
 
 import sys
 import time
 
-from .trainer import NullReporter
+from .callbacks import Callback
 
 
 def format_row(row: dict, epochs: int) -> str:
@@ -18,13 +18,17 @@ def format_row(row: dict, epochs: int) -> str:
     return "  ".join(parts)
 
 
-class PlainReporter(NullReporter):
-    """One line per epoch on stderr, for logs and CI (SPEC §4); --quiet for none."""
+class PlainProgress(Callback):
+    """One line per epoch on stderr, for logs and CI; --quiet for none."""
+
+    order = 100
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
 
-    def start(self, trainer):
+    def on_train_start(self, trainer):
+        self.t0 = time.perf_counter()
         t = trainer
         d = t.data
         msg = (f"training {t.model.layers} on {len(d.train)} samples"
@@ -35,17 +39,19 @@ class PlainReporter(NullReporter):
             msg += f"; resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")
         print(msg, file=self.stream, flush=True)
 
-    def epoch(self, trainer, row):
+    def on_epoch_end(self, trainer, row):
         print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
 
-    def end(self, result):
-        print(f"done: {result.epochs_run} epochs ({result.stop_reason}) in {result.seconds:.1f}s", file=self.stream, flush=True)
+    def on_train_end(self, trainer):
+        seconds = time.perf_counter() - self.t0
+        print(f"done: {trainer.epoch} epochs ({trainer.stop_reason}) in {seconds:.1f}s", file=self.stream, flush=True)
 
 
-class RichReporter(PlainReporter):
+class RichProgress(PlainProgress):
     """A live progress bar: epoch, batch, loss, accuracy, learning rate, samples/s, ETA."""
 
-    def start(self, trainer):
+    def on_train_start(self, trainer):
+        self.t0 = time.perf_counter()
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -63,30 +69,33 @@ class RichReporter(PlainReporter):
 
     def _update(self, t, epoch_done=False):
         now = time.perf_counter()
-        p = t.partial
-        seen = max(p["seen"], 1)
-        metric = f"acc {p['metric_sum'] / seen:.4f}" if t.classification else f"mse {p['metric_sum'] / seen:.4g}"
+        p = t.running
+        seen = max(p.seen, 1)
+        metric = f"acc {p.metric_sum / seen:.4f}" if t.classification else f"mse {p.metric_sum / seen:.4g}"
         speed = (t.step * t.batch_size - self.samples0) / max(now - self.t0, 1e-9)
         epoch = t.epoch if epoch_done else t.epoch + 1
         batch = t.n_batches if epoch_done else t.batch
-        stats = (f"batch {batch}/{t.n_batches}  loss {p['loss_sum'] / seen:.4f}  {metric}  "
+        stats = (f"batch {batch}/{t.n_batches}  loss {p.loss_sum / seen:.4f}  {metric}  "
                  f"lr {t.sched.lr if not epoch_done else t.history[-1]['lr']:.3g}  {speed:,.0f} samples/s")
         self.progress.update(self.task, completed=t.epoch * t.n_batches + (0 if epoch_done else t.batch),
                              epoch=f"{epoch}/{self.total_epochs}", stats=stats)
 
-    def batch(self, trainer, loss):
+    def on_batch_end(self, trainer, loss):
         now = time.perf_counter()
         if now - self.last >= 0.1:  # a refresh costs far more than a batch; ten a second is plenty
             self.last = now
             self._update(trainer)
 
-    def epoch(self, trainer, row):
+    def on_epoch_end(self, trainer, row):
         self._update(trainer, epoch_done=True)
         self.progress.console.print(format_row(row, self.total_epochs))
 
-    def end(self, result):
+    def on_train_end(self, trainer):
         self.close()
-        super().end(result)
+        super().on_train_end(trainer)
+
+    def on_abort(self, trainer, reason):
+        self.close()
 
     def close(self):
         if getattr(self, "progress", None) is not None:
@@ -94,7 +103,8 @@ class RichReporter(PlainReporter):
             self.progress = None
 
 
-def make_reporter(quiet: bool = False):
+def make_progress(quiet: bool = False) -> list:
+    """The progress callbacks for ``mlp train``: none with --quiet, a bar on a terminal, else lines."""
     if quiet:
-        return NullReporter()
-    return RichReporter() if sys.stderr.isatty() else PlainReporter()
+        return []
+    return [RichProgress() if sys.stderr.isatty() else PlainProgress()]

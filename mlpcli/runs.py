@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import io
 import os
 
 import yaml
@@ -83,21 +82,28 @@ class RunDir:
         text += yaml.safe_dump(cfg.to_dict(), sort_keys=False)
         atomic_write_text(self.path("config.yaml"), text)
 
-    def write_metrics(self, history) -> None:
-        atomic_write_text(self.path("metrics.csv"), metrics_csv(history))
+
+COLUMN_ORDER = ("epoch", "train_loss", "train_acc", "train_mse", "train_r2", "val_loss", "val_acc", "val_mse", "val_r2",
+                "lr", "seconds", "grad_norm")
 
 
-def metrics_csv(history) -> str:
-    order = ["epoch", "train_loss", "train_acc", "train_mse", "train_r2", "val_loss", "val_acc", "val_mse", "val_r2",
-             "lr", "seconds", "grad_norm"]
-    keys = {k for row in history for k in row}
-    cols = [k for k in order if k in keys] or ["epoch", "train_loss", "lr", "seconds"]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    for row in history:
-        w.writerow(["" if row.get(c) is None else (row[c] if isinstance(row[c], int) else f"{row[c]:.9g}") for c in cols])
-    return buf.getvalue()
+def metric_columns(history) -> list[str]:
+    """metrics.csv's header: the usual columns in their usual order, then any other in order of appearance."""
+    seen = dict.fromkeys(k for row in history for k in row)
+    return [k for k in COLUMN_ORDER if k in seen] + [k for k in seen if k not in COLUMN_ORDER] or \
+        ["epoch", "train_loss", "lr", "seconds"]
+
+
+def csv_line(row: dict, columns) -> str:
+    """One row of metrics.csv: integers as they are, floats to 9 significant digits, missing values empty."""
+    cells = ("" if row.get(c) is None else (str(row[c]) if isinstance(row[c], int) else f"{row[c]:.9g}") for c in columns)
+    return ",".join(cells) + "\n"
+
+
+def metrics_csv(history, columns=None) -> str:
+    """The whole of metrics.csv for ``history`` (a run's start and a new column rewrite it; epochs append)."""
+    columns = columns or metric_columns(history)
+    return ",".join(columns) + "\n" + "".join(csv_line(row, columns) for row in history)
 
 
 def read_metrics(path) -> list[dict]:

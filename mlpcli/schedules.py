@@ -41,16 +41,24 @@ SCHEDULE_PARAMS = {
 
 
 class Schedule:
-    """``lr`` is the rate of the current epoch; call ``end_epoch(loss)`` after each epoch."""
+    """``lr`` is the rate of the current epoch; call ``end_epoch()`` after each epoch.
 
-    def __init__(self, name: str, lr: float, epochs: int, warmup_epochs: int = 0, **params):
+    ``plateau``'s rate, ``plateau_lr``, is lowered by its PlateauSchedule callback
+    (mlpcli/callbacks.py), which watches ``monitor`` (in training, the monitor early stopping
+    shares). Used alone, ``end_epoch(loss)`` feeds the schedule's own monitor."""
+
+    def __init__(self, name: str, lr: float, epochs: int, warmup_epochs: int = 0, monitor=None, **params):
         if name not in SCHEDULES:
             raise ConfigError(unknown_name("schedule", name, list(SCHEDULES)))
         self.name, self.base_lr, self.epochs, self.warmup = name, float(lr), int(epochs), int(warmup_epochs)
         self.params = {**SCHEDULE_PARAMS[name], **params}
         self.epoch = 0  # the epoch about to run
-        # plateau state, as torch's ReduceLROnPlateau
-        self.plateau_lr, self.best, self.num_bad_epochs, self.cooldown_counter = self.base_lr, math.inf, 0, 0
+        self.plateau_lr, self.plateau = self.base_lr, None
+        if name == "plateau":
+            from .callbacks import PlateauSchedule
+            from .monitor import Monitor
+
+            self.plateau = PlateauSchedule(monitor or Monitor("loss"), self, **self.params)
 
     @property
     def lr(self) -> float:
@@ -62,31 +70,13 @@ class Schedule:
         return SCHEDULES[self.name](e - W, self.base_lr, self.epochs - W, **self.params)
 
     def end_epoch(self, monitored_loss: float | None = None) -> None:
-        if self.name == "plateau" and self.epoch >= self.warmup and monitored_loss is not None:
-            self._plateau_step(monitored_loss)
         self.epoch += 1
-
-    def _plateau_step(self, current: float) -> None:
-        p = self.params
-        if current < self.best - p["min_delta"]:
-            self.best, self.num_bad_epochs = current, 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > p["patience"]:
-            new_lr = max(self.plateau_lr * p["factor"], p["min_lr"])
-            if self.plateau_lr - new_lr > 1e-8:
-                self.plateau_lr = new_lr
-            self.cooldown_counter, self.num_bad_epochs = p["cooldown"], 0
+        if monitored_loss is not None and self.plateau is not None:
+            self.plateau.monitor.update({"epoch": self.epoch, "loss": monitored_loss})
+            self.plateau.on_epoch_end(None, None)
 
     def state_dict(self) -> dict:
-        best = None if math.isinf(self.best) else self.best
-        return {"epoch": self.epoch, "plateau_lr": self.plateau_lr, "best": best,
-                "num_bad_epochs": self.num_bad_epochs, "cooldown_counter": self.cooldown_counter}
+        return {"epoch": self.epoch, "plateau_lr": self.plateau_lr}
 
     def load_state_dict(self, s: dict) -> None:
         self.epoch, self.plateau_lr = int(s["epoch"]), float(s["plateau_lr"])
-        self.best = math.inf if s["best"] is None else float(s["best"])
-        self.num_bad_epochs, self.cooldown_counter = int(s["num_bad_epochs"]), int(s["cooldown_counter"])

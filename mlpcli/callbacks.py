@@ -1,0 +1,330 @@
+"""Everything around the training loop is a callback (README "Callbacks").
+
+A callback overrides any of ``on_train_start(trainer)``, ``on_batch_end(trainer, loss)``,
+``on_epoch_end(trainer, row) -> stop?``, ``on_train_end(trainer)``, ``on_abort(trainer,
+reason)`` (a signal or divergence is about to end the run), and ``state_dict()`` /
+``load_state_dict(state)`` for what it carries across a resume. ``row`` is the epoch's
+metrics dict: what a callback adds to it is written to metrics.csv and to the loggers.
+``on_epoch_end`` returns a truthy value to stop training (a string names the stop reason).
+
+Early stopping and the plateau schedule watch one shared ``Monitor`` (the monitored
+metric, its best value and epoch), each with its own ``Patience`` counter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .monitor import Monitor, Patience
+
+HOOKS = ("on_train_start", "on_batch_end", "on_epoch_end", "on_train_end", "on_abort")
+
+
+class Callback:
+    """Base class with every hook a no-op: override the ones you need. ``order`` sorts the list
+    (state-changing built-ins 0, your callbacks 50, metrics.csv and checkpoints 80-90, displays 100)."""
+
+    order = 50
+
+    def on_train_start(self, trainer) -> None:
+        pass
+
+    def on_batch_end(self, trainer, loss: float) -> None:
+        pass
+
+    def on_epoch_end(self, trainer, row: dict) -> bool | str | None:
+        return None
+
+    def on_train_end(self, trainer) -> None:
+        pass
+
+    def on_abort(self, trainer, reason: str) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def _overrides(cb, hook: str) -> bool:
+    impl = getattr(type(cb), hook, None)
+    return impl is not None and impl is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """The loop talks only to this: each hook calls the callbacks that override it, in ``order``."""
+
+    def __init__(self, callbacks=()):
+        self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "order", 50))
+        self.hooks = {h: [getattr(c, h) for c in self.callbacks if _overrides(c, h)] for h in HOOKS}
+        self.batch_hooks = self.hooks["on_batch_end"]  # empty unless a callback wants every batch
+        self.keys = {}
+        for c in self.callbacks:
+            key = getattr(c, "key", None) or type(c).__name__
+            n = sum(k == key or k.startswith(key + "#") for k in self.keys.values())
+            self.keys[id(c)] = key if n == 0 else f"{key}#{n}"
+
+    def on_train_start(self, trainer):
+        for f in self.hooks["on_train_start"]:
+            f(trainer)
+
+    def on_epoch_end(self, trainer, row) -> str | None:
+        """Every callback sees the epoch; the first that asks to stop names the reason."""
+        reason = None
+        for f in self.hooks["on_epoch_end"]:
+            stop = f(trainer, row)
+            if stop and reason is None:
+                reason = stop if isinstance(stop, str) else type(f.__self__).__name__
+        return reason
+
+    def on_train_end(self, trainer):
+        for f in self.hooks["on_train_end"]:
+            f(trainer)
+
+    def on_abort(self, trainer, reason):
+        for f in self.hooks["on_abort"]:
+            f(trainer, reason)
+
+    def state_dict(self) -> dict:
+        out = {}
+        for c in self.callbacks:
+            state = c.state_dict() if hasattr(c, "state_dict") else {}
+            if state:
+                out[self.keys[id(c)]] = state
+        return out
+
+    def load_state_dict(self, states: dict) -> None:
+        for c in self.callbacks:
+            state = states.get(self.keys[id(c)])
+            if state is not None and hasattr(c, "load_state_dict"):
+                c.load_state_dict(state)
+
+    def state_arrays(self) -> dict:
+        """Arrays the built-ins keep in a checkpoint (early stopping's best weights as ``best.W1``, ...)."""
+        out = {}
+        for c in self.callbacks:
+            out.update(c.state_arrays() if hasattr(c, "state_arrays") else {})
+        return out
+
+    def load_state_arrays(self, arrays: dict) -> None:
+        for c in self.callbacks:
+            if hasattr(c, "load_state_arrays"):
+                c.load_state_arrays(arrays)
+
+
+# ---------------------------------------------------------------------------- built-ins
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without improvement; with ``restore_best``, end on the best epoch's weights."""
+
+    order, key = 0, "early_stopping"
+
+    def __init__(self, monitor: Monitor, patience=10, min_delta=0.0, restore_best=True):
+        self.monitor, self.patience, self.restore_best = monitor, Patience(monitor, patience, min_delta), restore_best
+        self.best_params = None
+
+    def on_epoch_end(self, trainer, row):
+        if self.restore_best and self.monitor.improved:
+            self.best_params = {k: v.copy() for k, v in trainer.model.params.items()}
+        return "early_stopping" if self.patience.update() else None
+
+    def on_train_end(self, trainer):
+        if self.best_params is not None:
+            trainer.model.set_params(self.best_params)
+
+    def state_dict(self):
+        return self.patience.state_dict()
+
+    def load_state_dict(self, state):
+        self.patience.load_state_dict(state)
+
+    def state_arrays(self):
+        return {f"best.{k}": v for k, v in (self.best_params or {}).items()}
+
+    def load_state_arrays(self, arrays):
+        best = {k[5:]: v.copy() for k, v in arrays.items() if k.startswith("best.")}
+        self.best_params = best or None
+
+
+class PlateauSchedule(Callback):
+    """The ``plateau`` schedule: multiply the rate by ``factor`` when the monitored value has not
+    improved for ``patience`` epochs (torch's ReduceLROnPlateau, absolute ``min_delta``)."""
+
+    order, key = 0, "plateau"
+
+    def __init__(self, monitor: Monitor, schedule, factor=0.5, patience=10, min_delta=0.0, min_lr=0.0, cooldown=0):
+        self.monitor, self.schedule, self.patience = monitor, schedule, Patience(monitor, patience, min_delta)
+        self.factor, self.min_lr, self.cooldown, self.cooldown_counter = factor, min_lr, int(cooldown), 0
+
+    def on_epoch_end(self, trainer, row):
+        if self.schedule.epoch - 1 < self.schedule.warmup:  # the schedule has moved on to the next epoch
+            return
+        self.patience.update()
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.patience.wait = 0
+        if self.patience.wait > self.patience.patience:
+            new_lr = max(self.schedule.plateau_lr * self.factor, self.min_lr)
+            if self.schedule.plateau_lr - new_lr > 1e-8:
+                self.schedule.plateau_lr = new_lr
+            self.cooldown_counter, self.patience.wait = self.cooldown, 0
+
+    def state_dict(self):
+        return {**self.patience.state_dict(), "cooldown_counter": self.cooldown_counter}
+
+    def load_state_dict(self, state):
+        self.patience.load_state_dict(state)
+        self.cooldown_counter = int(state["cooldown_counter"])
+
+
+class GradTol(Callback):
+    """The notes' stopping test: stop when the full-batch gradient norm ||grad E|| falls below ``tol``."""
+
+    order = 0
+
+    def __init__(self, tol: float):
+        self.tol = tol
+
+    def on_epoch_end(self, trainer, row):
+        from .model import full_gradient_norm
+
+        row["grad_norm"] = g = full_gradient_norm(trainer.model, trainer.X, trainer.Y)
+        return "grad_tol" if g < self.tol else None
+
+
+class MetricsCSV(Callback):
+    """metrics.csv: one row per epoch, appended and flushed. Its columns are whatever the rows hold
+    (a new column rewrites the file once with the wider header); readers key by name."""
+
+    order = 80
+
+    def __init__(self, path):
+        self.path, self.columns, self.file = path, None, None
+
+    def on_train_start(self, trainer):
+        self.rewrite(trainer.history)  # a resumed run keeps exactly the rows of its checkpoint
+
+    def on_epoch_end(self, trainer, row):
+        from .runs import csv_line
+
+        if self.file is None or not row.keys() <= set(self.columns):
+            self.rewrite(trainer.history)
+        else:
+            self.file.write(csv_line(row, self.columns))
+            self.file.flush()
+
+    def rewrite(self, history):
+        from .checkpoint import atomic_write_text
+        from .runs import metric_columns, metrics_csv
+
+        self.close()
+        self.columns = metric_columns(history)
+        atomic_write_text(self.path, metrics_csv(history, self.columns))
+        self.file = open(self.path, "a", newline="")  # noqa: SIM115 - appended to until the run ends
+
+    def close(self, *_):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    on_train_end = on_abort = close
+
+
+class _Snapshot:
+    """A checkpoint held in memory: copied arrays, meta, and how many history rows it covers."""
+
+    def __init__(self, trainer, copy=True):
+        arrays, self.meta = trainer.checkpoint_state(history=False)
+        self.arrays = {k: v.copy() for k, v in arrays.items()} if copy else arrays
+        self.rows, self.written = len(trainer.history), set()  # the file names it was saved as
+
+
+class Checkpointing(Callback):
+    """config.yaml at the start; ``last.npz`` at the cadence (``checkpoint.every_seconds`` since the
+    previous save, or every ``checkpoint.every_epochs``), at the end, on a signal and before a
+    divergence exit; ``best.npz``, the best monitored epoch kept in memory, with the same cadence.
+    The history's rows are JSON-encoded once each, so a save never re-serialises them."""
+
+    order = 90
+
+    def __init__(self, run, every_seconds=30.0, every_epochs=None):
+        self.run, self.every_seconds, self.every_epochs = run, every_seconds, every_epochs
+        self.last = self.best = None
+        self.saved_at, self.rows = time.monotonic(), []
+
+    def on_train_start(self, trainer):
+        self.run.write_config(trainer.cfg)
+        self.rows = [json.dumps(r, separators=(",", ":")).encode() for r in trainer.history]
+        self.last = _Snapshot(trainer)
+        self.save(trainer)  # the starting state (initial or resumed): a last good checkpoint from the start
+
+    def on_epoch_end(self, trainer, row):
+        self.rows.append(json.dumps(row, separators=(",", ":")).encode())
+        self.last = _Snapshot(trainer)
+        if trainer.monitor.improved:
+            self.best = self.last
+        due = (trainer.epoch % self.every_epochs == 0) if self.every_epochs else \
+            time.monotonic() - self.saved_at >= self.every_seconds
+        if due:
+            self.save(trainer)
+
+    def on_train_end(self, trainer):
+        self.save(trainer)
+
+    def on_abort(self, trainer, reason):
+        if reason == "signal":  # the state right now (mid-epoch, at a batch boundary); divergence keeps the last epoch's
+            self.last = _Snapshot(trainer, copy=False)
+        self.save(trainer)
+
+    def save(self, trainer):
+        from .checkpoint import save_checkpoint
+
+        for name, snap in (("last.npz", self.last), ("best.npz", self.best)):
+            if snap is not None and name not in snap.written:
+                history = b"[" + b",".join(self.rows[: snap.rows]) + b"]"
+                save_checkpoint(self.run.path(name), snap.arrays, snap.meta, raw_json={"history": history})
+                snap.written.add(name)
+                if name == "last.npz":
+                    trainer.last_good = self.run.path(name)
+        self.saved_at = time.monotonic()
+
+
+class NullReporter(Callback):
+    """The pre-callback progress interface (``start``, ``batch``, ``epoch``, ``end``), still accepted
+    as ``train(reporter=...)``; new code subclasses ``Callback``."""
+
+    def start(self, trainer): pass
+    def batch(self, trainer, loss): pass
+    def epoch(self, trainer, row): pass
+    def end(self, result): pass
+
+    def on_train_start(self, trainer):
+        self.start(trainer)
+
+    def on_batch_end(self, trainer, loss):
+        self.batch(trainer, loss)
+
+    def on_epoch_end(self, trainer, row):
+        self.epoch(trainer, row)
+
+
+def builtin_callbacks(trainer) -> list:
+    """The callbacks a config asks for: early stopping, plateau, grad_tol, and with a run directory
+    metrics.csv and checkpoints."""
+    cfg, monitor, out = trainer.cfg, trainer.monitor, []
+    t = cfg.training
+    if t.early_stopping:
+        es = t.early_stopping
+        out.append(EarlyStopping(monitor, es.patience, es.min_delta, es.restore_best))
+    if trainer.sched.plateau is not None:
+        out.append(trainer.sched.plateau)
+    if t.grad_tol is not None:
+        out.append(GradTol(t.grad_tol))
+    if trainer.run is not None:
+        out.append(MetricsCSV(trainer.run.path("metrics.csv")))
+        c = cfg.checkpoint
+        out.append(Checkpointing(trainer.run, c.every_seconds, c.every_epochs))
+    return out
+

@@ -228,13 +228,13 @@ class _MLPBase(BaseEstimator):
         if val is not None:
             key = "val_acc" if task == "classification" else "val_loss"
             self.validation_scores_ = [r[key] for r in result.history]
-            self.best_validation_score_ = trainer.best
+            self.best_validation_score_ = trainer.monitor.best
         else:
             self.validation_scores_ = self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
         self.t_ = trainer.step
         self._layers = cfg.model.layers
-        self._state = (trainer.checkpoint_arrays(), trainer.checkpoint_meta())
+        self._state = trainer.checkpoint_state()
         self._set_model(result.model)
         return self
 

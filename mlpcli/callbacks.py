@@ -2,7 +2,7 @@
 
 A callback overrides any of ``on_train_start(trainer)``, ``on_batch_end(trainer, loss)``,
 ``on_epoch_end(trainer, row) -> stop?``, ``on_train_end(trainer)``, ``on_abort(trainer,
-reason)`` (a signal or divergence is about to end the run), and ``state_dict()`` /
+reason)`` (``"signal"``, ``"diverged"`` or ``"error"`` is about to end the run), and ``state_dict()`` /
 ``load_state_dict(state)`` for what it carries across a resume. ``row`` is the epoch's
 metrics dict: what a callback adds to it is written to metrics.csv and to the loggers.
 ``on_epoch_end`` returns a truthy value to stop training (a string names the stop reason).
@@ -274,7 +274,7 @@ class Checkpointing(Callback):
         self.save(trainer)
 
     def on_abort(self, trainer, reason):
-        if reason == "signal":  # the state right now (mid-epoch, at a batch boundary); divergence keeps the last epoch's
+        if reason == "signal":  # the state right now (mid-epoch, at a batch boundary); otherwise the last epoch's
             self.last = _Snapshot(trainer, copy=False)
         self.save(trainer)
 
@@ -293,7 +293,10 @@ class Checkpointing(Callback):
 
 class NullReporter(Callback):
     """The pre-callback progress interface (``start``, ``batch``, ``epoch``, ``end``), still accepted
-    as ``train(reporter=...)``; new code subclasses ``Callback``."""
+    as ``train(reporter=...)``; new code subclasses ``Callback``. It runs after the run directory's
+    writers, as reporters always did."""
+
+    order = 100
 
     def start(self, trainer): pass
     def batch(self, trainer, loss): pass

@@ -125,9 +125,15 @@ class Trainer:
         t0 = time.perf_counter()
         self.callbacks.on_train_start(self)
         stop = None
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported as exit 3, not as warnings
-            while self.epoch < self.cfg.training.epochs and not stop:
-                stop = self.run_epoch()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported as exit 3, not as warnings
+                while self.epoch < self.cfg.training.epochs and not stop:
+                    stop = self.run_epoch()
+        except (Interrupted, DivergenceError):
+            raise  # the callbacks have saved what they keep
+        except BaseException:
+            self.callbacks.on_abort(self, "error")  # a callback raised: keep the last finished epoch
+            raise
         self.callbacks.on_train_end(self)  # early stopping restores the best weights here
         result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                              self.run.dir if self.run else None, time.perf_counter() - t0)

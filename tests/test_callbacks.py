@@ -157,3 +157,16 @@ def test_readme_callback_example_runs(tmp_path, monkeypatch):
     exec(example, scope)
     rows = read_metrics(tmp_path / "runs" / "xor-norm" / "metrics.csv")
     assert len(rows) == scope["result"].epochs_run and all(r["w1_norm"] > 0 for r in rows)
+
+
+def test_an_exception_in_a_callback_keeps_the_last_finished_epoch(tmp_path):
+    class Boom(Callback):
+        def on_epoch_end(self, trainer, row):
+            if row["epoch"] == 3:
+                raise RuntimeError("boom")
+
+    cfg = mlpcli.load_config(None, [*REG, "training.epochs=10", "checkpoint.every_seconds=3600"])
+    with pytest.raises(RuntimeError, match="boom"):
+        mlpcli.train(cfg, callbacks=[Boom()], run_dir=tmp_path / "run")
+    assert read_checkpoint(tmp_path / "run" / "last.npz")[1]["epoch"] == 2
+    assert len(read_metrics(tmp_path / "run" / "metrics.csv")) == 2  # Boom (order 50) ran before metrics.csv's writer

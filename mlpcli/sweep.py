@@ -25,7 +25,7 @@ from .checkpoint import atomic_write_text
 from .errors import ConfigError, DivergenceError, Interrupted, MLPError, RunDirError
 from .sweepfile import absolute_paths, check_space, read_sweep
 from .sweepstudy import STUDY_FILE, counted, load_study, need, owner_of, recover
-from .sweeptrial import Job, run_trial
+from .sweeptrial import Job, forget_studies, run_trial
 from .sweepview import SweepView, best_of, sweep_csv, trial_rows
 
 SWEEP_FILES = ("sweep.yaml", "base.yaml", "sweep.csv", "best.yaml", STUDY_FILE)
@@ -191,6 +191,9 @@ def _processes(job, n, workers, view, study, stop):
         p.join()
     while err is None and not errors.empty():
         err = errors.get()
+    died = [p.exitcode for p in procs if p.exitcode]
+    if err is None and died and not stop.signum:  # killed, or could not start (its trial, if any, is queued again)
+        err = {"error": f"a worker process ended with exit code {died[0]}; run the same command again to continue", "exit_code": 2}
     if err is None and stop.signum:
         err = {"error": f"stopped by {signal.Signals(stop.signum).name}", "exit_code": 128 + stop.signum}
     return err
@@ -284,6 +287,7 @@ def run_sweep(config, sweep_file, *, trials=None, workers: int = 1, storage=None
         view.message(f"sweep {sweep_dir}: {remaining} of {total} trials to run in {where}"
                      + (f"; trying again the parameters of unfinished trial(s) {', '.join(map(str, again))}" if again else ""))
         job = Job(base, source, spec.to_dict(), storage, name, sweep_dir, owner)
+        forget_studies()  # in this process, trials open the study afresh each sweep
         err = None
         try:
             if remaining:
@@ -293,14 +297,15 @@ def run_sweep(config, sweep_file, *, trials=None, workers: int = 1, storage=None
                     err = _processes(job, remaining, workers, view, study, stop)
                 else:
                     err = _in_process(job, remaining, view, study, stop)
-            if stop.signum or (err and err["exit_code"] >= 128):
-                recover(study, owner)  # queue the stopped trials now, so the study shows them waiting
+            recover(study, owner)  # trials left running or stopped are queued now, so the study shows them waiting
             all_trials = study.get_trials(deepcopy=False)
             view.refresh(all_trials)
         finally:
             view.close()
         write_outputs(sweep_dir, spec, all_trials)
     if err:
+        if err["exit_code"] >= 128:
+            err["error"] += "; run the same command again to continue the sweep"
         e = Interrupted(err["error"], err["exit_code"] - 128) if err["exit_code"] >= 128 else MLPError(err["error"])
         e.exit_code = err["exit_code"]
         raise e
@@ -320,7 +325,7 @@ def _check_any_complete(result: SweepResult) -> None:
     """A sweep none of whose trials completed fails as training does: exit 3 if they diverged, else 2."""
     if result.best is not None or not result.trials:
         return
-    reasons = [t.user_attrs.get("error", "stopped") for t in result.trials if t.state.name == "FAIL"]
+    reasons = [t.user_attrs.get("error") or "stopped" for t in result.trials if t.state.name == "FAIL"]
     if not reasons:
         return  # all pruned: each has its last metric; nothing failed
     first = reasons[0].splitlines()[0]

@@ -34,7 +34,9 @@ from .yamlfile import apply_overrides, line_of, read_yaml_file
 # a distribution's name in the sweep file -> its attribute (``int`` is a builtin's name)
 DISTRIBUTIONS = {"log_uniform": "log_uniform", "uniform": "uniform", "int": "integer", "choice": "choice"}
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("none", "median", "hyperband")
+# pruner name -> the parameters it takes (Optuna's names: MedianPruner, HyperbandPruner)
+PRUNERS = {"none": (), "median": ("n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials"),
+           "hyperband": ("min_resource", "max_resource", "reduction_factor", "bootstrap_count")}
 # the keys of a metrics row (README: metrics.csv); other columns may appear, so a name close
 # to one of these is taken for a typo, any other is checked against the first epoch's row
 METRICS = ("train_loss", "train_acc", "train_mse", "train_r2", "val_loss", "val_acc", "val_mse", "val_r2", "grad_norm")
@@ -105,6 +107,32 @@ class SamplerConfig(Section):
         return check_name("sampler", v, SAMPLERS)
 
 
+class PrunerConfig(Section):
+    name: str = Field("none", description="none, median or hyperband.", json_schema_extra={"enum": list(PRUNERS)})
+    n_startup_trials: int | None = Field(None, ge=0, description="median: trials finished before any is pruned (Optuna's default 5).")
+    n_warmup_steps: int | None = Field(None, ge=0, description="median: epochs of each trial before it may be pruned (default 0).")
+    interval_steps: int | None = Field(None, ge=1, description="median: epochs between pruning checks (default 1).")
+    n_min_trials: int | None = Field(None, ge=1, description="median: trials that reached an epoch before pruning at it (default 1).")
+    min_resource: int | None = Field(None, ge=1, description="hyperband: fewest epochs of a trial (default 1).")
+    max_resource: int | Literal["auto"] | None = Field(None, description="hyperband: most epochs of a trial (default auto).")
+    reduction_factor: int | None = Field(None, ge=2, description="hyperband: how many trials compete per promotion (default 3).")
+    bootstrap_count: int | None = Field(None, ge=0, description="hyperband: trials a bracket waits for (default 0).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return check_name("pruner", v, PRUNERS)
+
+    @model_validator(mode="after")
+    def _keys_fit_name(self):
+        self._only_keys_of(self.name, PRUNERS[self.name])
+        return self
+
+    def params(self) -> dict:
+        """The parameters given, by Optuna's names (the rest keep Optuna's defaults)."""
+        return {k: getattr(self, k) for k in PRUNERS[self.name] if getattr(self, k) is not None}
+
+
 class SweepSpec(Section):
     """The whole sweep file."""
 
@@ -112,19 +140,17 @@ class SweepSpec(Section):
     direction: Literal["minimize", "maximize"] | None = Field(None, description="Default: maximize for *_acc and *_r2, else minimize.")
     trials: int = Field(20, ge=1, description="Trials in the sweep (finished ones count on a re-run).")
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
-    pruner: str = Field("none", description="none, median or hyperband: stop unpromising trials early.")
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="none, median or hyperband (or {name: median, n_warmup_steps: 5}): stop unpromising trials early.")
     space: dict[str, Distribution] = Field(..., min_length=1, description="Dotted config keys and what to draw them from.")
 
-    @field_validator("sampler", mode="before")
+    @field_validator("sampler", "pruner", mode="before")
     @classmethod
-    def _sampler_name(cls, v):
+    def _named(cls, v):
         return {"name": v} if isinstance(v, str) else v  # `sampler: random` is {name: random}
 
-    @field_validator("pruner", "metric")
+    @field_validator("metric")
     @classmethod
-    def _names(cls, v, info):
-        if info.field_name == "pruner":
-            return check_name("pruner", v, PRUNERS)
+    def _metric(cls, v):
         if v not in METRICS and did_you_mean(v, METRICS):  # other columns may exist; a near miss is a typo
             raise field_error("unknown_name", "unknown metric {v!r}{hint}", v=v, hint=did_you_mean(v, METRICS))
         return v
@@ -163,13 +189,15 @@ def read_sweep(path, trials: int | None = None) -> tuple[SweepSpec, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level (got a {type(data).__name__})")
     if trials is not None:
+        if trials < 1:
+            raise ConfigError(f"--trials must be >= 1 (got {trials})")
         data["trials"] = trials
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         errors = e.errors()
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(format_error(errors[0], str(path), node, ["trials"] if trials is not None else ()) + more) from None
+        raise ConfigError(format_error(errors[0], str(path), node, ()) + more) from None
     spec._source, spec._node = str(path), node
     return spec, node
 

@@ -107,9 +107,10 @@ def make_sampler(spec):
     return TrialSeededSampler(make, s.seed)
 
 
-def make_pruner(name: str):
+def make_pruner(pruner):
     op = optuna()
-    return {"none": op.pruners.NopPruner, "median": op.pruners.MedianPruner, "hyperband": op.pruners.HyperbandPruner}[name]()
+    kind = {"none": op.pruners.NopPruner, "median": op.pruners.MedianPruner, "hyperband": op.pruners.HyperbandPruner}
+    return kind[pruner.name](**pruner.params())
 
 
 def load_study(storage: str, name: str, spec, create: bool = False):

@@ -82,6 +82,9 @@ def trial_dir(sweep_dir: str, number: int) -> str:
 
 
 def objective(trial, job: Job, spec: SweepSpec, stop=None):
+    for key in ("stopped", "error"):  # a retried trial starts with its predecessor's attributes
+        if key in trial.user_attrs:
+            trial.set_user_attr(key, None)
     trial.set_user_attr("owner", job.owner)
     run_dir = trial_dir(job.sweep_dir, trial.number)
     trial.set_user_attr("run_dir", run_dir)
@@ -107,6 +110,11 @@ def objective(trial, job: Job, spec: SweepSpec, stop=None):
 _STUDIES: dict = {}
 
 
+def forget_studies() -> None:
+    """Drop the studies this process opened (a new sweep may reuse a storage path)."""
+    _STUDIES.clear()
+
+
 def run_trial(job: Job, stop=None, on_start=None) -> dict | None:
     """Run one trial of the job's study; an error that ends the whole sweep comes back as a dict.
 
@@ -115,6 +123,9 @@ def run_trial(job: Job, stop=None, on_start=None) -> dict | None:
     """
     try:
         key = (job.storage, job.study_name)
+        if "://" not in job.storage and not os.path.exists(job.storage):  # a journal file this machine does not see
+            raise ConfigError(f"{job.storage}: this worker cannot reach the sweep's study; give --storage an RDB URL "
+                              f"every worker reaches, or put the sweep directory on a filesystem they share")
         if key not in _STUDIES:  # a worker process runs many trials: open the storage once
             _STUDIES[key] = (load_study(job.storage, job.study_name, job.sweep_spec()), job.sweep_spec())
         study, spec = _STUDIES[key]

@@ -26,16 +26,17 @@ def trial_rows(trials, spec) -> list[dict]:
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
         state = STATES.get(t.state.name, t.state.name.lower())
-        note = t.user_attrs.get("error", "") if state == "failed" else ""
+        note = (t.user_attrs.get("error") or "") if state == "failed" else ""
         if t.number in retried:
             note = f"stopped; parameters tried again as trial {retried[t.number]}"
         elif state == "failed" and not note:
             note = "stopped"
         if t.system_attrs.get("failed_trial") is not None:
             note = note or f"retry of trial {t.system_attrs['failed_trial']}"
+        attrs = t.user_attrs if state != "waiting" else {}  # a queued retry carries its predecessor's
         rows.append({"trial": t.number, **{k: t.params.get(k) for k in spec.space}, spec.metric: t.value,
-                     "state": state, "epochs": t.user_attrs.get("epochs"), "seconds": t.user_attrs.get("seconds"),
-                     "run_dir": t.user_attrs.get("run_dir", ""), "note": note.splitlines()[0] if note else ""})
+                     "state": state, "epochs": attrs.get("epochs"), "seconds": attrs.get("seconds"),
+                     "run_dir": attrs.get("run_dir", ""), "note": note.splitlines()[0] if note else ""})
     return rows
 
 

@@ -111,7 +111,7 @@ def test_pruned_trials_are_recorded_with_their_last_metric(files, tmp_path, monk
     from mlpcli import sweepstudy
 
     # a pruner that stops every trial from step (epoch) 2 on
-    monkeypatch.setattr(sweepstudy, "make_pruner", lambda name: optuna.pruners.ThresholdPruner(upper=-1.0, n_warmup_steps=2))
+    monkeypatch.setattr(sweepstudy, "make_pruner", lambda pruner: optuna.pruners.ThresholdPruner(upper=-1.0, n_warmup_steps=2))
     cfg, sw = files
     write_yaml(cfg, CONFIG % 10)
     assert mlp("sweep", cfg, sw, "--out", tmp_path / "s", "--quiet").exit_code == 0

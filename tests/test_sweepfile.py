@@ -42,18 +42,20 @@ space:
   model.layers: {choice: [[2, 64, 1], [2, 128, 64, 1]]}
   training.batch_size: {choice: [32, 128]}
 """)
-    assert (spec.metric, spec.direction, spec.trials, spec.sampler.name, spec.sampler.seed, spec.pruner) == \
+    assert (spec.metric, spec.direction, spec.trials, spec.sampler.name, spec.sampler.seed, spec.pruner.name) == \
         ("val_loss", "minimize", 40, "tpe", 0, "median")
     assert spec.space["model.layers"].kind == "choice" and spec.space["l2"].bounds == (1e-6, 1e-2)
     minimal = sweep(tmp_path, "space: {optimizer.lr: {uniform: [0.01, 0.1]}}")
-    assert (minimal.metric, minimal.direction, minimal.sampler.name, minimal.pruner) == ("val_loss", "minimize", "tpe", "none")
+    assert (minimal.metric, minimal.direction, minimal.sampler.name, minimal.pruner.name) == ("val_loss", "minimize", "tpe", "none")
     assert sweep(tmp_path, "metric: val_acc\nspace: {l2: {uniform: [0, 1]}}").direction == "maximize"
     assert sweep(tmp_path, "sampler: random\nspace: {l2: {uniform: [0, 1]}}", trials=3).trials == 3
 
 
 @pytest.mark.parametrize("text, expected", [
     ("metrc: val_loss\nspace: {l2: {uniform: [0, 1]}}", "sweep.yaml:1: metrc: unknown key 'metrc'; did you mean 'metric'?"),
-    ("space:\n  l2: {uniform: [0, 1]}\npruner: medain\n", "sweep.yaml:3: pruner: unknown pruner 'medain'; did you mean 'median'?"),
+    ("space:\n  l2: {uniform: [0, 1]}\npruner: medain\n", "sweep.yaml:3: pruner.name: unknown pruner 'medain'; did you mean 'median'?"),
+    ("pruner: {name: median, reduction_factor: 3}\nspace: {l2: {uniform: [0, 1]}}",
+     "sweep.yaml:1: pruner: 'reduction_factor' is not a parameter of 'median' (its parameters: n_startup_trials, n_warmup_steps"),
     ("sampler: {name: tpe, sed: 1}\nspace: {l2: {uniform: [0, 1]}}", "sweep.yaml:1: sampler.sed: unknown key 'sed'; did you mean 'seed'?"),
     ("metric: val_los\nspace: {l2: {uniform: [0, 1]}}", "sweep.yaml:1: metric: unknown metric 'val_los'; did you mean 'val_loss'?"),
     ("space:\n  l2: {uniform: [1, 0]}\n", "sweep.yaml:2: space.l2: uniform: expected [lo, hi] with lo < hi (got [1.0, 0.0])"),

@@ -3,7 +3,7 @@
 import pytest
 
 from mlpcli.sweepfile import SweepSpec
-from mlpcli.sweepstudy import counted, make_sampler, recover, retried_numbers
+from mlpcli.sweepstudy import counted, make_pruner, make_sampler, recover, retried_numbers
 
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
@@ -58,3 +58,12 @@ def test_a_trial_stopped_by_a_signal_is_queued_again():
         s.optimize(stopped, n_trials=1)
     assert counted(s.trials) == [] and recover(s, "nobody") == [0]
     assert s.trials[1].state == TrialState.WAITING and s.trials[1].params == s.trials[0].params
+
+
+def test_pruners_take_optunas_parameters():
+    spec = SweepSpec.model_validate({**SPEC.to_dict(), "pruner": {"name": "median", "n_warmup_steps": 5}})
+    p = make_pruner(spec.pruner)
+    assert isinstance(p, optuna.pruners.MedianPruner) and p._n_warmup_steps == 5 and p._n_startup_trials == 5
+    assert isinstance(make_pruner(SweepSpec.model_validate({**SPEC.to_dict(), "pruner": "hyperband"}).pruner),
+                      optuna.pruners.HyperbandPruner)
+    assert isinstance(make_pruner(SPEC.pruner), optuna.pruners.NopPruner)

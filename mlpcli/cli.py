@@ -16,13 +16,17 @@ from pathlib import Path
 import typer
 
 from . import __version__
+from .clihelp import Typer, examples_epilog
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
-                  help="Train multilayer perceptrons in pure NumPy from YAML configs.")
-data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets.")
+app = Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="Train multilayer perceptrons in pure NumPy from YAML configs.",
+                  epilog=examples_epilog(["mlp init my.yaml && mlp train my.yaml", "mlp eval runs/xor --json",
+                                          "mlp COMMAND --help"]))
+data_app = Typer(no_args_is_help=True, help="Prepare datasets.")
 app.add_typer(data_app, name="data")
 
 SET_HELP = "Override a config key, value parsed as YAML (repeatable): --set optimizer.lr=0.05"
+SET = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help=SET_HELP)
 
 
 def fail(message: str, code: int = 2):
@@ -37,7 +41,8 @@ def gate_failed(message: str):
     raise typer.Exit(1)
 
 
-CHECKPOINT = typer.Argument(..., help="Checkpoint (.npz) written by mlp train.")
+CHECKPOINT = typer.Argument(..., metavar="RUN_DIR|CKPT",
+                            help="Run directory (its best.npz, else last.npz) or a checkpoint .npz written by mlp train.")
 JSON_OUT = typer.Option(False, "--json", help="Print one JSON object on stdout (logs stay on stderr).")
 
 
@@ -90,25 +95,34 @@ def main_options(
 
 
 # ---------------------------------------------------------------------------- train
-@app.command()
+@app.command(examples=["mlp train configs/xor.yaml",
+                      "mlp train configs/mnist.yaml --set optimizer.lr=0.05 --out runs/lr005",
+                      "mlp train configs/xor.yaml --json --quiet > summary.json"])
 @command
 def train(
-    config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: output.dir, or runs/<config>-<time>)."),
-    resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint this config's run wrote (in its directory, unless --out)."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="YAML config file."),
+    set_: list[str] = SET,
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Run directory (default: output.dir, or runs/<config>-<time>)."),
+    resume: Path | None = typer.Option(None, "--resume", metavar="CKPT", help="Continue from a checkpoint this config's run wrote (in its directory, unless --out)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in the run directory."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     json_out: bool = JSON_OUT,
     plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
 ):
-    """Train the network a config describes; write config, metrics and checkpoints to a run directory."""
+    """Train a network from a YAML config.
+
+    Writes the resolved config, metrics.csv, last.npz and best.npz into a run directory.
+    """
     from .config import load_config
     from .progress import make_progress
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
     cfg = load_config(config, set_)
+    if plot:  # a missing matplotlib is found now, not after the training
+        from .plots import check_matplotlib
+
+        check_matplotlib()
     # a resumed run continues in its own directory unless --out says otherwise
     run_dir = out or (resume.parent if resume else None) or cfg.output.dir or default_run_dir(cfg)
     callbacks = make_progress(quiet)
@@ -148,18 +162,23 @@ def print_summary(summary: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- eval
-@app.command("eval")
+@app.command("eval", examples=["mlp eval runs/mnist --min-accuracy 0.98",
+                               "mlp eval runs/xor/best.npz --split train --json",
+                               "mlp eval runs/mnist --data other.yaml --set data.path=data/other"])
 @command
 def eval_(
     checkpoint: Path = CHECKPOINT,
-    data: Path | None = typer.Option(None, "--data", help="Config whose data section to evaluate on (default: the checkpoint's)."),
-    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP + " Applies to the --data config."),
-    split: str = typer.Option("test", "--split", help="test, train or val."),
+    data: Path | None = typer.Option(None, "--data", metavar="CONFIG", help="Config whose data section to evaluate on (default: the checkpoint's)."),
+    set_: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Override a key of the --data config (repeatable)."),
+    split: str = typer.Option("test", "--split", metavar="[test|train|val]", help="Which split of the data."),
     json_out: bool = JSON_OUT,
-    min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (classification)."),
-    min_r2: float | None = typer.Option(None, "--min-r2", help="Exit 1 when R^2 is below this (regression)."),
+    min_accuracy: float | None = typer.Option(None, "--min-accuracy", metavar="X", help="Exit 1 when accuracy is below X (classification)."),
+    min_r2: float | None = typer.Option(None, "--min-r2", metavar="X", help="Exit 1 when R^2 is below X (regression)."),
 ):
-    """Evaluate a checkpoint: loss and accuracy (or mse, mae, r2); gate on --min-accuracy in CI."""
+    """Evaluate a trained network on a split of its data.
+
+    Loss and accuracy (or mse, mae, r2); --min-accuracy and --min-r2 gate a CI job (exit 1).
+    """
     from .evaluation import evaluate_checkpoint
 
     if split not in ("test", "train", "val"):
@@ -178,7 +197,7 @@ def eval_(
         if m["r2"] < min_r2:
             failed = f"r2 {m['r2']:.4f} is below --min-r2 {min_r2}"
     if json_out:
-        emit_json({**m, "split": split, "checkpoint": str(checkpoint), **({"passed": failed is None} if (min_accuracy is not None or min_r2 is not None) else {})})
+        emit_json({**m, "split": split, "checkpoint": report["checkpoint"], **({"passed": failed is None} if (min_accuracy is not None or min_r2 is not None) else {})})
     else:
         from .evaluation import print_report
 
@@ -188,15 +207,19 @@ def eval_(
 
 
 # ---------------------------------------------------------------------------- predict
-@app.command()
+@app.command(examples=["mlp predict runs/mnist images.npy --out classes.npy",
+                      "mlp predict runs/xor/best.npz points.npy --proba"])
 @command
 def predict(
     checkpoint: Path = CHECKPOINT,
-    inputs: Path = typer.Argument(..., help="Inputs as .npy, shaped (n, n_in) (images (n, h, w) are flattened)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write predictions to this .npy (default: print them)."),
+    inputs: Path = typer.Argument(..., metavar="INPUT", help="Inputs as .npy, shaped (n, n_in) (images (n, h, w) are flattened)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write predictions to this .npy (default: print them)."),
     proba: bool = typer.Option(False, "--proba", help="Write the network's outputs (probabilities) instead of classes."),
 ):
-    """Predict classes (or values) for new inputs, normalised as at training time."""
+    """Predict classes (or values) for new inputs.
+
+    The inputs are normalised as at training time.
+    """
     from .evaluation import predict_file
 
     pred, seconds = predict_file(checkpoint, inputs, proba)
@@ -214,19 +237,24 @@ def predict(
 
 
 # ---------------------------------------------------------------------------- gradcheck
-@app.command()
+@app.command(examples=["mlp gradcheck configs/mnist.yaml",
+                      "mlp gradcheck runs/xor/best.npz --tol 1e-7 --json",
+                      "mlp gradcheck configs/regression.yaml --data --samples 16"])
 @command
 def gradcheck(
-    target: Path | None = typer.Argument(None, help="Config (.yaml) or checkpoint (.npz); default: the built-in defaults."),
-    set_: list[str] = typer.Option([], "--set", "-s", help=SET_HELP),
-    eps: float = typer.Option(1e-6, "--eps", help="Central-difference step."),
-    tol: float = typer.Option(1e-6, "--tol", help="Largest relative error accepted per tensor."),
+    target: Path | None = typer.Argument(None, metavar="CONFIG|RUN_DIR|CKPT", help="Config (.yaml), run directory or checkpoint (.npz); default: the built-in defaults."),
+    set_: list[str] = SET,
+    eps: float = typer.Option(1e-6, "--eps", metavar="E", help="Central-difference step."),
+    tol: float = typer.Option(1e-6, "--tol", metavar="T", help="Largest relative error accepted per tensor."),
     data: bool = typer.Option(False, "--data", help="Use the first samples of the config's data instead of a random batch."),
-    samples: int = typer.Option(8, "--samples", help="Batch size of the check."),
-    max_entries: int = typer.Option(64, "--max-entries", help="Entries checked per tensor (a seeded sample of larger ones)."),
+    samples: int = typer.Option(8, "--samples", metavar="N", help="Batch size of the check."),
+    max_entries: int = typer.Option(64, "--max-entries", metavar="N", help="Entries checked per tensor (a seeded sample of larger ones)."),
     json_out: bool = JSON_OUT,
 ):
-    """Check backprop against central differences in float64; exit 1 when any tensor exceeds --tol."""
+    """Check backprop against finite differences.
+
+    Central differences in float64, per parameter tensor; exit 1 when any tensor exceeds --tol.
+    """
     from .evaluation import run_gradcheck
 
     if eps <= 0 or tol <= 0 or samples < 1 or max_entries < 1:
@@ -256,13 +284,13 @@ def gradcheck(
 
 
 # ---------------------------------------------------------------------------- inspect / init / schema
-@app.command()
+@app.command(examples=["mlp inspect runs/mnist", "mlp inspect runs/xor/last.npz --json"])
 @command
 def inspect(
     checkpoint: Path = CHECKPOINT,
     json_out: bool = JSON_OUT,
 ):
-    """Show a checkpoint: layers, parameters, epoch, metrics and config."""
+    """Show a checkpoint: layers, parameters, epoch, metrics, config."""
     from .evaluation import describe_checkpoint
 
     info = describe_checkpoint(checkpoint)
@@ -271,7 +299,7 @@ def inspect(
         return
     import yaml
 
-    lines = [f"checkpoint {checkpoint}", f"  network    {info['network']}", f"  parameters {info['n_params']:,}",
+    lines = [f"checkpoint {info['checkpoint']}", f"  network    {info['network']}", f"  parameters {info['n_params']:,}",
              f"  epoch      {info['epoch']} (step {info['step']}{', mid-epoch at batch ' + str(info['batch']) if info['batch'] else ''})",
              f"  task       {info['task']}"]
     for k, v in (info.get("metrics") or {}).items():
@@ -284,14 +312,17 @@ def inspect(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-@app.command()
+@app.command(examples=["mlp init", "mlp init my-mnist.yaml --data mnist"])
 @command
 def init(
-    path: Path = typer.Argument(Path("mlp.yaml"), help="Where to write the config."),
-    dataset: str = typer.Option("xor", "--data", help="Starter for: xor, regression, mnist or npy."),
+    path: Path = typer.Argument(Path("mlp.yaml"), metavar="PATH", help="Where to write the config."),
+    dataset: str = typer.Option("xor", "--data", metavar="NAME", help="Starter for: xor, regression, mnist or npy."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ):
-    """Write a commented starter config: every key, its default and what it means."""
+    """Write a commented starter config.
+
+    Every key with its value, its default and what it means.
+    """
     from .starter import starter_config
 
     if path.exists() and not force:
@@ -301,23 +332,29 @@ def init(
     sys.stderr.write(f"wrote {path}; train it with: mlp train {path}\n")
 
 
-@app.command()
+@app.command(examples=["mlp schema > mlp.schema.json"])
 @command
 def schema():
-    """Print the JSON Schema of the config (for editors: yaml-language-server)."""
+    """Print the config's JSON Schema.
+
+    For editors: the YAML language server completes keys and flags mistakes with it.
+    """
     from .config import json_schema
 
     emit_json(json_schema())
 
 
-@app.command()
+@app.command(examples=["mlp plot runs/mnist", "mlp plot runs/xor --out figures", "mlp plot sweeps/mnist-lr"])
 @command
 def plot(
-    run_dir: Path = typer.Argument(..., help="Run directory written by mlp train."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the PNGs (default RUN_DIR/plots)."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR|CKPT", help="Run directory written by mlp train, or one of its checkpoints (plotted instead of best.npz)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Directory for the PNGs (default RUN_DIR/plots)."),
 ):
-    """Write PNG plots of a run: learning curves, weights, confusion matrix, decision boundary, predictions.
-    Of a sweep directory: sweep.png (metric per trial, best so far, metric against each parameter)."""
+    """Write PNG plots of a run (or of a sweep).
+
+    Learning curves, weights, confusion matrix, decision boundary, predictions. Of a sweep
+    directory: sweep.png (metric per trial, best so far, metric against each parameter).
+    """
     from .plots import plot_run
     from .sweepplot import is_sweep_dir, plot_sweep
 
@@ -326,20 +363,24 @@ def plot(
 
 
 # ---------------------------------------------------------------------------- sweep
-@app.command()
+@app.command(examples=["mlp sweep configs/mnist.yaml lr.yaml --trials 20",
+                      "mlp sweep configs/mnist.yaml lr.yaml --workers 2 --out sweeps/lr --json"])
 @command
 def sweep(
-    config: Path = typer.Argument(..., help="YAML config every trial starts from."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="YAML config every trial starts from."),
     sweep_file: Path = typer.Argument(..., metavar="SWEEP.yaml", help="Sweep file: metric, direction, trials, sampler, pruner, space."),
-    trials: int | None = typer.Option(None, "--trials", help="Trials in the sweep (overrides the sweep file's)."),
-    workers: int = typer.Option(1, "--workers", help="Processes running trials at once (with --dask local: its workers)."),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SWEEP_DIR/study.log)."),
+    trials: int | None = typer.Option(None, "--trials", metavar="N", help="Trials in the sweep (overrides the sweep file's)."),
+    workers: int = typer.Option(1, "--workers", metavar="N", help="Processes running trials at once (with --dask local: its workers)."),
+    storage: str | None = typer.Option(None, "--storage", metavar="URL", help="Optuna storage URL (default: SWEEP_DIR/study.log)."),
     dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS|local", help="Run trials on a Dask cluster (tcp://HOST:PORT), or on a local one."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Sweep directory (default: sweeps/<config>-<sweep file>)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Sweep directory (default: sweeps/<config>-<sweep file>)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     json_out: bool = JSON_OUT,
 ):
-    """Search hyperparameters with Optuna: each trial a run directory; sweep.csv, best.yaml; re-run to continue."""
+    """Search hyperparameters with Optuna.
+
+    Each trial is a run directory; sweep.csv and best.yaml sum up; re-run to continue.
+    """
     from .signals import stop_on_signals
     from .sweep import run_sweep
 
@@ -359,13 +400,16 @@ def sweep(
 
 
 # ---------------------------------------------------------------------------- data
-@data_app.command("mnist")
+@data_app.command("mnist", examples=["mlp data mnist", "mlp data mnist --from ~/Downloads/mnist --out data/mnist"])
 @command
 def data_mnist(
-    out: Path = typer.Option(Path("data/mnist"), "--out", "-o", help="Directory for the four .npy files."),
-    src: Path | None = typer.Option(None, "--from", help="Directory with the official IDX files (plain or .gz); default: download."),
+    out: Path = typer.Option(Path("data/mnist"), "--out", "-o", metavar="DIR", help="Directory for the four .npy files."),
+    src: Path | None = typer.Option(None, "--from", metavar="DIR", help="Directory with the official IDX files (plain or .gz); default: download."),
 ):
-    """Convert (or download) MNIST into train/test images and labels .npy, verified by SHA-256."""
+    """Download (or convert) MNIST into four .npy files.
+
+    Train/test images and labels, verified by SHA-256.
+    """
     from .mnist import convert
 
     convert(str(out), str(src) if src else None, report=lambda s: sys.stderr.write(s + "\n"))

@@ -232,10 +232,23 @@ def expected_arrays(cfg, meta: dict) -> dict:
     return out
 
 
+def find_checkpoint(path, prefer=("best.npz", "last.npz")) -> str:
+    """The checkpoint a user means: a file as it is; in a run directory the first of ``prefer``."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return path
+    for name in prefer:
+        if os.path.isfile(os.path.join(path, name)):
+            return os.path.join(path, name)
+    raise CheckpointError(f"{path}: a directory without {' or '.join(prefer)}; "
+                          "give a run directory written by mlp train, or a checkpoint .npz")
+
+
 def read_checkpoint(path) -> tuple[dict, dict, object]:
-    """(arrays, meta, cfg) of a checkpoint, fully validated."""
+    """(arrays, meta, cfg) of a checkpoint (or of a run directory's best.npz, else last.npz), fully validated."""
     from .config import validate
 
+    path = find_checkpoint(path)
     r = _open(path)
     try:
         meta = _read_meta(r)
@@ -276,11 +289,12 @@ def load_checkpoint(path):
     """The network saved in a checkpoint, with ``.config``, ``.meta`` and ``.normalizer`` attached."""
     from .model import MLP
 
+    path = find_checkpoint(path)
     arrays, meta, cfg = read_checkpoint(path)
     m = cfg.model
     net = MLP(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
     net.set_params({k: arrays[k] for k in net.names})
-    net.config, net.meta, net.arrays = cfg, meta, arrays
+    net.config, net.meta, net.arrays, net.path = cfg, meta, arrays, path
     net.normalizer = meta.get("normalizer") or {"kind": "none"}
     return net
 

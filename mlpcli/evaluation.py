@@ -41,7 +41,7 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
     seconds = time.perf_counter() - t0
     metrics, cm = result if classification else (result, None)
-    report = {"metrics": metrics, "seconds": seconds, "task": ds.task}
+    report = {"metrics": metrics, "seconds": seconds, "task": ds.task, "checkpoint": net.path}
     if classification:
         report["confusion_matrix"] = cm
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -103,7 +103,7 @@ def predict_file(checkpoint, inputs, proba=False):
 def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):
     from .gradient_check import gradcheck, random_batch
 
-    if target is not None and str(target).endswith(".npz"):
+    if target is not None and (str(target).endswith(".npz") or os.path.isdir(target)):
         net = load_checkpoint(target)
         cfg = data_config_for(net, None, overrides)
         norm = net.normalizer
@@ -124,7 +124,7 @@ def describe_checkpoint(path) -> dict:
     net = load_checkpoint(path)
     meta = net.meta
     return {
-        "checkpoint": os.path.abspath(path), "network": repr(net), "layers": net.layers,
+        "checkpoint": os.path.abspath(net.path), "network": repr(net), "layers": net.layers,
         "activations": [repr(g) for g in net.activations], "loss": net.loss.name, "n_params": net.n_params,
         "epoch": meta.get("epoch", 0), "step": meta.get("step", 0), "batch": meta.get("batch", 0),
         "task": meta.get("task", net.task), "metrics": meta.get("metrics") or {},

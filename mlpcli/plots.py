@@ -20,14 +20,20 @@ DPI = 100
 
 
 def _pyplot():
+    """matplotlib's pyplot (Agg, no display needed), or the README's install command when it is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise DependencyError("mlp plot needs matplotlib: pip install 'mlpcli[plot]'") from None
+        raise DependencyError('plots need matplotlib: python -m pip install -e ".[plot]"') from None
     return plt
+
+
+def check_matplotlib() -> None:
+    """Fail now, not after training, when plots are asked for and matplotlib is missing."""
+    _pyplot()
 
 
 def _save(fig, path) -> str:
@@ -156,17 +162,17 @@ def pred_vs_true(A, y, path, split: str) -> str:
 
 def plot_run(run_dir, out=None) -> list[str]:
     """Write every plot that applies to the run into ``out`` (default RUN_DIR/plots); return the paths."""
-    from .checkpoint import load_checkpoint
+    from .checkpoint import find_checkpoint, load_checkpoint
     from .data import load_data
     from .evaluation import data_config_for
     from .model import evaluate
     from .runs import read_metrics
 
     _pyplot()
-    run_dir = os.fspath(run_dir)
-    ckpt = next((os.path.join(run_dir, f) for f in ("best.npz", "last.npz") if os.path.exists(os.path.join(run_dir, f))), None)
-    if not os.path.isdir(run_dir) or ckpt is None:
-        raise RunDirError(f"{run_dir}: not a run directory (no best.npz or last.npz); give the directory mlp train wrote")
+    ckpt = find_checkpoint(run_dir)  # a run directory's best.npz (else last.npz), or the checkpoint given
+    if not os.path.isfile(ckpt):
+        raise RunDirError(f"{ckpt}: no such run directory or checkpoint; give the directory mlp train wrote")
+    run_dir = os.path.dirname(ckpt)
     out = os.fspath(out) if out is not None else os.path.join(run_dir, "plots")
     os.makedirs(out, exist_ok=True)
     written = []

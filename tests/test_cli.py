@@ -102,6 +102,20 @@ def test_predict(xor_run, tmp_path):
     assert r.exit_code == 2 and "3 features but the network expects 2" in r.stderr
 
 
+def test_commands_take_a_run_directory_for_its_best_checkpoint(xor_run, tmp_path):
+    out, _ = xor_run
+    X = tmp_path / "x.npy"
+    np.save(X, np.array([[0, 1], [1, 1]], dtype=np.float32))
+    assert json.loads(mlp("eval", out, "--json").stdout)["checkpoint"] == str(out / "best.npz")
+    assert json.loads(mlp("inspect", out, "--json").stdout)["checkpoint"] == str(out / "best.npz")
+    assert mlp("predict", out, X).stdout.split() == ["1", "0"]
+    assert json.loads(mlp("gradcheck", out, "--json").stdout)["passed"]
+    (out / "best.npz").unlink()  # no best.npz: the run's last.npz
+    assert json.loads(mlp("eval", out, "--json").stdout)["checkpoint"] == str(out / "last.npz")
+    r = mlp("eval", tmp_path)
+    assert r.exit_code == 2 and "without best.npz or last.npz" in r.stderr and r.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_gradcheck_passes_on_every_shipped_config(config):
     r = mlp("gradcheck", ROOT / "configs" / config, "--json")

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 import mlpcli
 from mlpcli.cli import app
 
+from .conftest import ROOT
+
 pytest.importorskip("matplotlib")
 runner = CliRunner()
 
@@ -86,7 +88,7 @@ def test_weight_grid_tiles_are_the_first_layer_rows(tmp_path):
     assert (w, h) == (800, 860) and std > 0.02
 
 
-def test_missing_matplotlib_is_one_clear_line(xor_dir, monkeypatch):
+def test_missing_matplotlib_is_one_clear_line(xor_dir, monkeypatch, tmp_path):
     real = builtins.__import__
 
     def no_matplotlib(name, *a, **k):
@@ -96,17 +98,27 @@ def test_missing_matplotlib_is_one_clear_line(xor_dir, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     r = runner.invoke(app, ["plot", str(xor_dir)])
-    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "pip install 'mlpcli[plot]'" in r.stderr
+    readme_install = 'python -m pip install -e ".[plot]"'
+    assert readme_install in (ROOT / "README.md").read_text()
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and readme_install in r.stderr
+    # train --plot finds out before it trains, not after
+    out = tmp_path / "r"
+    r = runner.invoke(app, ["train", str(ROOT / "configs/xor.yaml"), "--out", str(out), "--plot"])
+    assert r.exit_code == 2 and readme_install in r.stderr and not out.exists()
 
 
 def test_not_a_run_dir(tmp_path):
     r = runner.invoke(app, ["plot", str(tmp_path)])
-    assert r.exit_code == 2 and "not a run directory" in r.stderr
+    assert r.exit_code == 2 and "without best.npz or last.npz" in r.stderr
+
+
+def test_plot_takes_a_checkpoint_of_the_run(xor_dir, tmp_path):
+    r = runner.invoke(app, ["plot", str(xor_dir / "last.npz"), "--out", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.stderr
+    assert {"learning_curves.png", "confusion_matrix.png"} <= {p.name for p in (tmp_path / "p").iterdir()}
 
 
 def test_train_with_plot_flag(tmp_path):
-    from .conftest import ROOT
-
     r = runner.invoke(app, ["train", str(ROOT / "configs/xor.yaml"), "--out", str(tmp_path / "r"), "--plot", "--quiet",
                             "--json", "--set", "training.epochs=20"])
     assert r.exit_code == 0, r.stderr

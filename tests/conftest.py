@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = ROOT.parent / "shared" / "datasets" / "mnist"
+# the MNIST end-to-end tests read $MLPCLI_MNIST_DIR (README: Development), else ../shared/datasets/mnist
+MNIST_DIR = Path(os.environ.get("MLPCLI_MNIST_DIR") or ROOT.parent / "shared" / "datasets" / "mnist").expanduser().absolute()
+MNIST_IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+MNIST_NPY = ("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy")
 
 
 def write_yaml(path, text):
@@ -33,5 +36,16 @@ def _quiet_env(monkeypatch):
     yield
 
 
+def mnist_format(d=None):
+    """'npy' when the directory holds the .npy files of `mlp data mnist`, 'idx' when it holds the
+    official IDX files (plain or .gz), else None."""
+    d = Path(d or MNIST_DIR)
+    if all((d / f).is_file() for f in MNIST_NPY):
+        return "npy"
+    if all((d / f).is_file() or (d / f"{f}.gz").is_file() for f in MNIST_IDX):
+        return "idx"
+    return None
+
+
 def mnist_available():
-    return all((MNIST_DIR / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz")) and os.environ.get("MLPCLI_SKIP_MNIST") != "1"
+    return mnist_format() is not None and os.environ.get("MLPCLI_SKIP_MNIST") != "1"

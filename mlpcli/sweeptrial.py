@@ -12,10 +12,10 @@ import os
 import time
 from dataclasses import dataclass
 
+from .callbacks import Callback
 from .errors import ConfigError, DataError, DivergenceError, MLPError
 from .sweepfile import SweepSpec, config_for
 from .sweepstudy import load_study, optuna
-from .trainer import NullReporter
 from .trainer import train as run_training
 
 
@@ -41,25 +41,29 @@ class MetricMissing(ConfigError):
     """The sweep's metric is not in the metrics rows of its runs."""
 
 
-class PruneOnEpoch(NullReporter):
-    """Reports each epoch's metric to Optuna and raises ``TrialPruned`` when the pruner says so."""
+class PruneOnEpoch(Callback):
+    """Reports each epoch's metric to Optuna (``trial.report``) and stops the run when
+    ``trial.should_prune()`` says so; the trial is then recorded as pruned."""
+
+    key = "sweep_pruning"
 
     def __init__(self, trial, metric: str, maximize: bool):
         self.trial, self.metric, self.maximize = trial, metric, maximize
         self.best = None
         self.epochs = 0
+        self.pruned = False
 
-    def epoch(self, trainer, row):
+    def on_epoch_end(self, trainer, row):
         if self.metric not in row:
             raise MetricMissing(f"metric: the runs' metrics rows have no {self.metric!r} (they have: "
-                              f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))})")
+                                f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))})")
         value = float(row[self.metric])
         self.epochs = int(row["epoch"])
         if math.isfinite(value) and (self.best is None or (value > self.best if self.maximize else value < self.best)):
             self.best = value
         self.trial.report(value, self.epochs)
-        if self.trial.should_prune():
-            raise optuna().TrialPruned(f"pruned after epoch {self.epochs}")
+        self.pruned = self.trial.should_prune()
+        return "pruned" if self.pruned else None
 
 
 def suggest(trial, spec) -> dict:
@@ -93,7 +97,9 @@ def objective(trial, job: Job, spec: SweepSpec, stop=None):
     prune = PruneOnEpoch(trial, spec.metric, spec.direction == "maximize")
     try:
         cfg = config_for(job.base, params, f"{job.config_source} (trial {trial.number})")
-        run_training(cfg, run_dir=run_dir, reporter=prune, stop=stop)
+        run_training(cfg, [prune], run_dir=run_dir, stop=stop)
+        if prune.pruned:
+            raise optuna().TrialPruned(f"pruned after epoch {prune.epochs}")
         if prune.best is None:
             raise DivergenceError(f"{spec.metric} was never finite")
     except MetricMissing:

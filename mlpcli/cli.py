@@ -212,28 +212,38 @@ def eval_(
 @command
 def predict(
     checkpoint: Path = CHECKPOINT,
-    inputs: Path = typer.Argument(..., metavar="INPUT", help="Inputs as .npy, shaped (n, n_in) (images (n, h, w) are flattened)."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write predictions to this .npy (default: print them)."),
-    proba: bool = typer.Option(False, "--proba", help="Write the network's outputs (probabilities) instead of classes."),
+    inputs: Path = typer.Argument(..., metavar="INPUT", help="Inputs: .npy shaped (n, n_in) (images (n, h, w) are flattened), "
+                                  "or a table (.csv, .tsv, .csv.gz, .parquet) for a model trained on one."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write predictions to this .csv or .npy (default: print them)."),
+    proba: bool = typer.Option(False, "--proba", help="Write the network's outputs (one probability column per class) instead of classes."),
+    keep: list[str] = typer.Option([], "--keep", metavar="COL", help="Table column to carry into the output, e.g. an identifier (repeatable)."),
+    json_out: bool = JSON_OUT,
 ):
     """Predict classes (or values) for new inputs.
 
-    The inputs are normalised as at training time.
+    The inputs are preprocessed as at training time; a table model writes class names (or
+    values in the target's units) as CSV.
     """
-    from .evaluation import predict_file
+    from .evaluation import predict_file, write_predictions
 
-    pred, seconds = predict_file(checkpoint, inputs, proba)
+    pred = predict_file(checkpoint, inputs, proba, keep)
+    n = len(pred.array)
+    rate = f"{n / max(pred.seconds, 1e-9):,.0f} samples/s"
     if out is not None:
+        write_predictions(out, pred)
+        sys.stderr.write(f"wrote {n} predictions ({', '.join(pred.columns)}) to {out} ({rate})\n")
+    if json_out:
+        summary = {"n_samples": n, "out": str(out) if out else None, "columns": list(pred.columns), "classes": pred.classes,
+                   "samples_per_second": n / max(pred.seconds, 1e-9)}
+        if out is None:
+            summary["predictions"] = {k: v.tolist() for k, v in pred.columns.items()}
+        emit_json(summary)
+    elif out is None and pred.classes is None and pred.array.dtype.kind in "iuf":
         import numpy as np
 
-        from .checkpoint import atomic_write
-
-        atomic_write(out, lambda f: np.lib.format.write_array(f, pred, allow_pickle=False))
-        sys.stderr.write(f"wrote {pred.shape} {pred.dtype} to {out} ({len(pred) / max(seconds, 1e-9):,.0f} samples/s)\n")
-    else:
-        import numpy as np
-
-        np.savetxt(sys.stdout, pred.reshape(len(pred), -1), fmt="%d" if pred.dtype.kind in "iu" else "%.6g")
+        np.savetxt(sys.stdout, pred.array.reshape(n, -1), fmt="%d" if pred.array.dtype.kind in "iu" else "%.6g")
+    elif out is None:
+        write_predictions("-", pred)
 
 
 # ---------------------------------------------------------------------------- gradcheck

@@ -21,6 +21,7 @@ from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULE_PARAMS
 from .sections import NamedSection, Section, also, check_name, field_error, format_error
+from .table import NA_VALUES
 from .yamlfile import apply_overrides, read_yaml_file
 
 # the loss an output activation implies and the output a loss implies, when only one is given
@@ -33,6 +34,8 @@ DATASET_KEYS = {
     "regression": ("function", "n_samples", "noise", "x_scale", "test_fraction"),
     "mnist": ("path",),
     "npy": ("train", "test"),
+    "table": ("train", "test", "target", "features", "drop", "categorical", "missing", "na_values", "task",
+              "normalize_target", "test_fraction"),
 }
 REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
 
@@ -52,6 +55,13 @@ class XY(Section):
         return None if v is None else os.path.abspath(os.path.expanduser(v))
 
 
+class MissingConfig(Section):
+    numeric: Literal["mean", "median", "zero", "drop"] = Field(
+        "mean", description="table: a missing number becomes the training mean, median or zero, or drops its row.")
+    categorical: Literal["most_frequent", "missing_category", "drop"] = Field(
+        "most_frequent", description="table: a missing category becomes the most frequent one, a category of its own, or drops its row.")
+
+
 class DataConfig(NamedSection):
     kind, common = "dataset", ("normalize", "scale", "validation_split")
     name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.", json_schema_extra={"enum": list(DATASET_KEYS)})
@@ -65,11 +75,24 @@ class DataConfig(NamedSection):
                           json_schema_extra={"enum": list(REGRESSION_FUNCTIONS)})
     n_samples: int = Field(1000, ge=2, description="regression: number of samples (train + test).")
     x_scale: float = Field(20.0, gt=0, description="regression: inputs x in [-10, 10] are divided by x_scale (the notes' lab: 20).")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="regression: fraction of samples in the test split.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="regression, table: fraction of samples held out as the test split "
+                                 "(table: stratified by class, when no test file is given).")
     path: str = Field("data/mnist", description="mnist: directory with train_images.npy, train_labels.npy, test_images.npy, test_labels.npy.")
-    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH.",
-                             json_schema_extra=also({"type": "string"}))
-    test: XY | None = Field(None, description="npy: test data, as train.", json_schema_extra=also({"type": "string"}))
+    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH; table: the table file "
+                             "(.csv, .tsv, .csv.gz, .parquet).", json_schema_extra=also({"type": "string"}))
+    test: XY | None = Field(None, description="npy: test data, as train; table: a test table (default: test_fraction of train).",
+                            json_schema_extra=also({"type": "string"}))
+    target: str | list[str] | None = Field(None, description="table: the target column (a list: multi-output regression).")
+    features: list[str] | None = Field(None, description="table: the input columns (default: every column but the target and drop).")
+    drop: list[str] = Field([], description="table: columns that are not inputs (identifiers).")
+    categorical: Literal["auto"] | list[str] = Field(
+        "auto", description="table: one-hot encoded columns; auto: the columns that hold text.")
+    missing: MissingConfig = Field(default_factory=MissingConfig, description="table: what a missing value becomes.")
+    na_values: list[str] = Field(list(NA_VALUES), description="table: the texts that mark a missing value (an empty field always does).")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="table: auto: a text or boolean target, or an integer one with at most 50 values, is classification; "
+        "anything else regression.")
+    normalize_target: bool = Field(True, description="table regression: fit standardised targets; predictions are in original units.")
 
     @classmethod
     def registry(cls):
@@ -88,6 +111,17 @@ class DataConfig(NamedSection):
     def check(self):
         if self.name == "npy" and self.train is None:
             raise field_error("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path", at="train")
+        if self.name == "table":
+            for key in ("train", "test"):
+                if getattr(self, key) is not None and getattr(self, key).y is not None:
+                    raise field_error("table_file", "a table is one file: data.{key}: PATH.csv", key=key, at=key)
+            if self.train is None or self.target is None:
+                raise field_error("missing", "dataset 'table' needs data.train (a table file) and data.target (a column)",
+                                  at="train" if self.train is None else "target")
+            if "normalize" not in self.model_fields_set:
+                self.normalize = "standard"  # tables are standardised unless the config says otherwise
+            if self.test is not None and "test_fraction" in self.model_fields_set:
+                raise field_error("table_test", "give data.test or data.test_fraction, not both", at="test_fraction")
 
 
 class InitConfig(Section):
@@ -340,6 +374,8 @@ class Config(Section):
         d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         keep = ("name", "normalize", "validation_split", *DATASET_KEYS[self.data.name])
         d["data"] = {k: v for k, v in d["data"].items() if k in keep or (k == "scale" and self.data.normalize == "scale")}
+        if self.data.name == "table":  # a table is one file: its path, not {x: path}
+            d["data"].update({k: d["data"][k]["x"] for k in ("train", "test") if k in d["data"]})
         init = self.model.init
         d["model"]["init"] = {"from": init.path} if init.path else {"name": init.name, **init.params()}
         d["optimizer"] = {"name": self.optimizer.name, "lr": self.optimizer.lr,

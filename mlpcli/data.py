@@ -275,6 +275,14 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
 
     d = cfg.data
     rng = rng if rng is not None else streams(cfg.seed)["data"]
+    if d.name == "table":  # read, split and encoded by its fitted preprocessing (tabledata.py)
+        from .tabledata import load_table
+
+        ds = load_table(cfg, rng, normalizer)
+        for name in ("train", "val", "test"):
+            if getattr(ds, name) is not None:
+                check_fits_model(cfg, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)
+        return ds
     source = {"mnist": d.path, "npy": getattr(d.train, "x", "")}.get(d.name, f"data {d.name}")
     (Xtr, ytr), test = DATASETS[d.name](d, rng)
     Xtr, ytr = _check_split(np.asarray(Xtr) if not isinstance(Xtr, np.memmap) else Xtr, np.asarray(ytr), "train", source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,8 +13,9 @@ from .config import load_config, validate
 from .data import check_finite, load_array, load_data, prepare_inputs
 from .errors import DataError
 from .losses import targets_for
-from .metrics import predicted_classes
+from .metrics import classification_report, predicted_classes, regression_metrics, true_classes
 from .model import MLP, evaluate
+from .preprocess import TablePreprocessor
 from .yamlfile import apply_overrides
 
 
@@ -39,14 +41,25 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     classification = ds.task == "classification"
     t0 = time.perf_counter()
     result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
+    A = outputs(net, s.X)
     seconds = time.perf_counter() - t0
     metrics, cm = result if classification else (result, None)
+    pre = TablePreprocessor(net.normalizer) if net.normalizer.get("kind") == "table" else None
     report = {"metrics": metrics, "seconds": seconds, "task": ds.task, "checkpoint": net.path}
     if classification:
-        report["confusion_matrix"] = cm
-        with np.errstate(invalid="ignore", divide="ignore"):
-            report["per_class_accuracy"] = np.where(cm.sum(1) > 0, np.diag(cm) / np.maximum(cm.sum(1), 1), np.nan)
+        names = pre.classes if pre is not None else [str(i) for i in range(len(cm))]
+        scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
+        metrics.update(classification_report(true_classes(s.y), predicted_classes(A), names, scores))
+        report["confusion_matrix"], report["classes"] = cm, names
+    elif pre is not None:  # regression metrics in the target's own units
+        metrics.update(regression_metrics(pre.original_units(A), pre.original_units(s.y)))
     return report
+
+
+def outputs(net, X, chunk=8192) -> np.ndarray:
+    """The network's outputs (n, k) for every row of X, a block at a time."""
+    return np.concatenate([np.asarray(net.forward(np.asarray(X[i : i + chunk])), np.float64).reshape(-1, net.layers[-1])
+                           for i in range(0, len(X), chunk)])
 
 
 def print_report(report: dict, split: str) -> None:
@@ -60,21 +73,23 @@ def print_report(report: dict, split: str) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in m.items():
-        if k != "n_samples":
+        if isinstance(v, float):
             t.add_row(k, f"{v:.6f}")
     console.print(t)
     cm = report.get("confusion_matrix")
     if cm is not None and len(cm) <= 20:
-        console.print("confusion matrix (rows: true class, columns: predicted)", markup=False)
+        names, per_class = report["classes"], m["per_class"]
+        console.print("confusion matrix (rows: true class, columns: predicted) and each class's precision, recall, F1", markup=False)
         c = Table()
         c.add_column("class")
-        for j in range(len(cm)):
-            c.add_column(str(j), justify="right")
-        c.add_column("accuracy", justify="right")
+        for name in names:
+            c.add_column(name, justify="right")
+        for col in ("precision", "recall", "f1", "support"):
+            c.add_column(col, justify="right")
         for i, row in enumerate(cm):
-            acc = report["per_class_accuracy"][i]
-            c.add_row(str(i), *[f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(row)],
-                      "-" if np.isnan(acc) else f"{acc:.4f}")
+            pc = per_class[names[i]]
+            c.add_row(names[i], *[f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(row)],
+                      *(f"{pc[k]:.4f}" for k in ("precision", "recall", "f1")), str(pc["support"]))
         console.print(c)
 
 
@@ -91,13 +106,108 @@ def read_inputs(net, path):
     return prepare_inputs(X, net.normalizer, net.dtype)
 
 
-def predict_file(checkpoint, inputs, proba=False):
+@dataclass
+class Predictions:
+    """What ``mlp predict`` writes: ``array`` for .npy, ``columns`` (name -> values) for .csv."""
+
+    array: np.ndarray
+    columns: dict
+    seconds: float
+    classes: list | None = None
+
+
+def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
     net = load_checkpoint(checkpoint)
+    if net.normalizer.get("kind") == "table":
+        return predict_table(net, inputs, proba, keep)
+    if keep:
+        raise DataError(f"{inputs}: --keep carries table columns, but this model was trained on arrays")
     X = read_inputs(net, inputs)
     t0 = time.perf_counter()
     A = net.forward(X)
     pred = A if (proba or net.task == "regression") else predicted_classes(A)
-    return pred, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    flat = pred.reshape(len(pred), -1)
+    if proba and net.task == "classification":
+        columns = {f"proba_{i}": flat[:, i] for i in range(flat.shape[1])}
+    else:
+        columns = {"prediction" if flat.shape[1] == 1 else f"prediction_{i}": flat[:, i] for i in range(flat.shape[1])}
+    return Predictions(pred, columns, seconds)
+
+
+def predict_table(net, path, proba=False, keep=()) -> Predictions:
+    """Predictions for a table: the target in class names or original units, ``--proba`` one column
+    per class, ``--keep`` columns carried through unchanged."""
+    from .table import SUFFIXES, read_table
+
+    pre = TablePreprocessor(net.normalizer)
+    if not str(path).lower().endswith(SUFFIXES):
+        raise DataError(f"{path}: this model was trained on a table; give a table ({', '.join(SUFFIXES)})")
+    d = net.config.data
+    text = [c["name"] for c in pre.spec["columns"] if c["type"] == "categorical"]
+    table = read_table(path, na_values=d.na_values, text=text)
+    pre.check_columns(table)
+    for name in keep:
+        table.column(name)
+    bad = pre.incomplete_rows(table)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        col = next(c["name"] for c in pre.spec["columns"] if c["fill"] is None and table.columns[c["name"]].missing[row])
+        raise DataError(f"{path}:{table.line(row)}: column {col!r} is missing a value, and the model was trained with "
+                        f"data.missing: drop (set mean/median/most_frequent to impute)")
+    X = pre.transform(table, net.dtype)
+    t0 = time.perf_counter()
+    A = outputs(net, X)
+    seconds = time.perf_counter() - t0
+    names = pre.target_names
+    columns = {f"true_{name}" if name in names else name: np.asarray(table.columns[name].text(), dtype=object) for name in keep}
+    decoded = pre.decode(A)
+    if pre.task == "classification":
+        columns[names[0]] = decoded
+        if proba:
+            P = np.column_stack([1 - A[:, 0], A[:, 0]]) if A.shape[1] == 1 else A
+            columns.update({f"proba_{c}": P[:, i] for i, c in enumerate(pre.classes)})
+            return Predictions(P, columns, seconds, pre.classes)
+        return Predictions(decoded.astype(str), columns, seconds, pre.classes)
+    columns.update({n: decoded[:, i] for i, n in enumerate(names)})
+    return Predictions(decoded[:, 0] if len(names) == 1 else decoded, columns, seconds)
+
+
+def write_predictions(out, pred: Predictions) -> None:
+    """Predictions to ``out``: .csv (a header, one row per input) or .npy; ``-`` is CSV on stdout."""
+    import csv
+    import io
+    import sys
+
+    from .checkpoint import atomic_write
+
+    out = str(out)
+    if out.lower().endswith(".npy"):
+        atomic_write(out, lambda f: np.lib.format.write_array(f, pred.array, allow_pickle=False))
+        return
+    if out != "-" and not out.lower().endswith(".csv"):
+        raise DataError(f"{out}: --out must end in .csv or .npy")
+
+    def write(f):
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="") if out != "-" else f
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(pred.columns)
+        cols = [_cells(v) for v in pred.columns.values()]
+        w.writerows(zip(*cols, strict=True))
+        text.flush()
+        if out != "-":
+            text.detach()
+
+    if out == "-":
+        write(sys.stdout)
+    else:
+        atomic_write(out, write)
+
+
+def _cells(values: np.ndarray) -> list:
+    if values.dtype.kind == "f":
+        return [f"{v:.7g}" for v in values.tolist()]
+    return values.tolist()
 
 
 def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):

@@ -36,7 +36,8 @@ def regression_metrics(A, Y) -> dict:
     ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
-    return {"mse": float((err**2).mean()), "mae": float(np.abs(err).mean()), "r2": float(r2.mean())}
+    mse = float((err**2).mean())
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.abs(err).mean()), "r2": float(r2.mean())}
 
 
 def confusion_matrix(pred, true, k: int):
@@ -91,3 +92,43 @@ class RunningMetrics:
     def load_state_dict(self, s: dict) -> None:
         self.loss_sum, self.metric_sum, self.seen, self.seconds = s["loss_sum"], s["metric_sum"], s["seen"], s["seconds"]
         self.sse = np.asarray(s["sse"]) if "sse" in s else None
+
+
+def classification_report(true, pred, names, scores=None) -> dict:
+    """Precision, recall and F1 per class, their macro and weighted averages, and ROC AUC for two classes.
+
+    As scikit-learn: a ratio with a zero denominator is 0, and the averages run over the classes
+    that occur in ``true`` or ``pred``. ``scores``: the probability of the second class, per row.
+    """
+    k = len(names)
+    cm = confusion_matrix(pred, true, k)
+    tp, support, predicted = np.diag(cm).astype(np.float64), cm.sum(1), cm.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.where(precision + recall > 0, precision + recall, 1), 0.0)
+    seen = (support + predicted) > 0
+    w = support / max(support.sum(), 1)
+    scores_by_name = {"precision": precision, "recall": recall, "f1": f1}
+    out = {label: float(v[seen].mean()) for label, v in scores_by_name.items()}
+    out.update({f"{label}_weighted": float((v * w).sum()) for label, v in scores_by_name.items()})
+    out["per_class"] = {str(n): {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                                 "support": int(support[i])} for i, n in enumerate(names)}
+    if k == 2 and scores is not None and 0 < support[1] < support.sum():  # both classes present
+        out["roc_auc"] = roc_auc(np.asarray(true) == 1, scores)
+    return out
+
+
+def roc_auc(positive, scores) -> float:
+    """Area under the ROC curve: the probability that a positive scores above a negative (ties count half),
+    from the ranks of the scores (Mann-Whitney U)."""
+    positive = np.asarray(positive, bool)
+    scores = np.asarray(scores, np.float64)
+    order = np.argsort(scores, kind="mergesort")
+    s = scores[order]
+    ranks = np.empty(len(s))
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # tied scores share their mean rank
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

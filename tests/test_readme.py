@@ -35,7 +35,7 @@ def test_readme_opens_with_the_quickstart():
 
 @pytest.mark.parametrize("cmd", sh_commands())
 def test_readme_command_runs(cmd, tmp_path):
-    for name in ("configs", "mlpcli", "tests", "benchmarks", "pyproject.toml"):
+    for name in ("configs", "data", "mlpcli", "tests", "benchmarks", "pyproject.toml"):
         os.symlink(ROOT / name, tmp_path / name)
     r = subprocess.run(cmd, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"{cmd}\n{r.stdout}\n{r.stderr}"

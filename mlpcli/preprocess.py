@@ -1,0 +1,280 @@
+"""A table's columns turned into the network's inputs and targets, fitted on the training split.
+
+:class:`TablePreprocessor` is fitted once, on the training rows only, and is a plain
+JSON-serialisable mapping (``to_dict``/``from_dict``) stored in the checkpoint; eval,
+predict, the ONNX export and sweeps re-apply it with ``transform(table)``. Its layout
+(README, "Tables"):
+
+``columns``: one entry per input column, in order, each ``{"name", "type": "numeric",
+"fill", "shift", "scale"}`` — the design column is ``(x - shift) / scale`` with a missing
+``x`` replaced by ``fill`` (None: such rows are dropped) — or ``{"name", "type":
+"categorical", "categories", "fill"}`` — one 0/1 column per category, a missing value
+counted as ``fill`` (a category; None: dropped) and an unseen category as all zeros.
+``target``: ``{"names", "task", "classes"}`` for classification (the network's class
+``i`` is ``classes[i]``) or ``{"names", "task", "shift", "scale"}`` for regression
+(outputs are ``y * scale + shift`` in the original units).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .errors import DataError
+from .table import Column, Table
+
+MAX_INTEGER_CLASSES = 50  # an integer target with at most this many distinct values is a class label
+MISSING_CATEGORY = "(missing)"
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"mlp: warning: {message}\n")
+
+
+def decide_task(col: Column, requested: str = "auto", path: str = "") -> tuple[str, list[str] | None]:
+    """Classification (and its class names) or regression, from the target column (README, "Tables"):
+    a text or boolean target is classification, an integer target with at most 50 distinct
+    values is classification, anything else regression; ``requested`` overrides auto."""
+    present = col.values[~col.missing]
+    if not col.numeric:
+        if requested == "regression":
+            raise DataError(f"{path}: target {col.name!r} holds text ({col.categories[:3]}...); it cannot be regressed "
+                            f"(data.task: regression)")
+        classes = [col.categories[i] for i in np.unique(present)]
+    else:
+        distinct = np.unique(present)
+        integer = col.integer and np.array_equal(distinct, np.round(distinct))
+        auto = "classification" if integer and len(distinct) <= MAX_INTEGER_CLASSES else "regression"
+        if (requested if requested != "auto" else auto) == "regression":
+            return "regression", None
+        classes = [_number_name(v, col.integer) for v in distinct]
+    if len(classes) < 2:
+        raise DataError(f"{path}: target {col.name!r} has one class only ({classes[0]!r}); a classifier needs two or more")
+    return "classification", classes
+
+
+def _number_name(v: float, integer: bool) -> str:
+    return str(int(v)) if integer or float(v).is_integer() else f"{v:.10g}"
+
+
+class TablePreprocessor:
+    """Fitted per-column encoding of a table; see the module docstring for its JSON layout."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(cls, table: Table, target: list[str], task: str, classes, *, features=None, drop=(),
+            categorical="auto", missing=None, normalize="standard", scale=255.0, normalize_target=True) -> TablePreprocessor:
+        missing = {"numeric": "mean", "categorical": "most_frequent", **(missing or {})}
+        names = input_columns(table, target, features, drop)
+        explicit = set(categorical) if isinstance(categorical, (list, tuple)) else None
+        columns = []
+        for name in names:
+            col = table.columns[name]
+            if explicit is not None and not col.numeric and name not in explicit:
+                row = int(np.flatnonzero(~col.missing)[0])
+                raise DataError(f"{table.path}:{table.line(row)}: column {name!r} holds text "
+                                f"({col.categories[col.values[row]]!r}); list it in data.categorical")
+            columns.append(_fit_numeric(col, missing["numeric"], normalize, scale) if col.numeric
+                           else _fit_categorical(col, missing["categorical"]))
+        spec = {"kind": "table", "columns": columns, "target": _fit_target(table, target, task, classes, normalize_target)}
+        return cls(spec)
+
+    def to_dict(self) -> dict:
+        return self.spec
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> TablePreprocessor:
+        return cls(spec)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def input_names(self) -> list[str]:
+        """The table columns the inputs are made of, in order."""
+        return [c["name"] for c in self.spec["columns"]]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The design matrix's columns: a numeric column's name, or ``name=category`` per category."""
+        out = []
+        for c in self.spec["columns"]:
+            if c["type"] == "numeric":
+                out.append(c["name"])
+            else:
+                out.extend(f"{c['name']}={v}" for v in c["categories"])
+        return out
+
+    @property
+    def width(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def task(self) -> str:
+        return self.spec["target"]["task"]
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.spec["target"].get("classes")
+
+    @property
+    def target_names(self) -> list[str]:
+        return self.spec["target"]["names"]
+
+    # ------------------------------------------------------------------ applying
+    def check_columns(self, table: Table, with_target: bool = False) -> None:
+        need = self.input_names + (self.target_names if with_target else [])
+        absent = [n for n in need if n not in table.columns]
+        if absent:
+            raise DataError(f"{table.path}: missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))} "
+                            f"(the model was trained with {', '.join(need)})")
+
+    def incomplete_rows(self, table: Table) -> np.ndarray:
+        """Rows with a missing input where the column was fitted with ``missing: drop``."""
+        bad = np.zeros(table.n_rows, bool)
+        for c in self.spec["columns"]:
+            if c["fill"] is None:
+                bad |= table.columns[c["name"]].missing
+        return bad
+
+    def transform(self, table: Table, dtype=np.float32) -> np.ndarray:
+        """The design matrix (n_rows, width): numeric columns imputed and scaled, categorical ones one-hot."""
+        self.check_columns(table)
+        X = np.zeros((table.n_rows, self.width), dtype)
+        dtype = X.dtype.type
+        j, unseen = 0, {}
+        for c in self.spec["columns"]:
+            col = table.columns[c["name"]]
+            if c["type"] == "numeric":
+                if not col.numeric:
+                    row = int(np.flatnonzero(~col.missing)[0])
+                    raise DataError(f"{table.path}:{table.line(row)}: column {c['name']!r}: "
+                                    f"{col.categories[col.values[row]]!r} is not a number, but the model was trained on numbers")
+                v = X[:, j]
+                v[...] = col.values
+                if c["fill"] is not None:
+                    v[np.isnan(v)] = c["fill"]
+                v -= dtype(c["shift"])
+                v *= dtype(1.0 / c["scale"])
+                j += 1
+            else:
+                cats = c["categories"]
+                codes, n_unseen = _codes_for(col, cats, c["fill"])
+                if n_unseen:
+                    unseen[c["name"]] = n_unseen
+                rows = np.flatnonzero(codes >= 0)
+                X[rows, j + codes[rows]] = 1
+                j += len(cats)
+        if unseen:
+            warn(f"{table.path}: values not seen in training encode as all zeros: "
+                 + ", ".join(f"{n} in {k!r}" for k, n in unseen.items()))
+        return X
+
+    def encode_target(self, table: Table) -> np.ndarray:
+        """Targets for the loss: class indices (intp), or the (scaled) values of regression."""
+        t = self.spec["target"]
+        if t["task"] == "classification":
+            col = table.column(t["names"][0])
+            names = col.categories if not col.numeric else [_number_name(v, col.integer) for v in col.values]
+            lookup = {c: i for i, c in enumerate(t["classes"])}
+            if not col.numeric:
+                ids = np.array([lookup.get(c, -1) for c in col.categories], np.intp)
+                y = ids[col.values]
+            else:
+                y = np.array([lookup.get(c, -1) for c in names], np.intp)
+            if (y < 0).any():
+                row = int(np.flatnonzero(y < 0)[0])
+                value = names[col.values[row]] if not col.numeric else names[row]
+                raise DataError(f"{table.path}:{table.line(row)}: target {t['names'][0]!r}: class {value!r} was not in "
+                                f"the training data (classes: {', '.join(t['classes'])})")
+            return y
+        cols = [table.column(n) for n in t["names"]]
+        for c in cols:
+            if not c.numeric:
+                raise DataError(f"{table.path}: target {c.name!r} holds text; the model predicts numbers")
+        Y = np.stack([c.values for c in cols], axis=1)
+        Y = (Y - np.asarray(t["shift"])) / np.asarray(t["scale"])
+        return Y[:, 0] if len(cols) == 1 else Y
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs as the target in its own terms: class names, or values in original units."""
+        t = self.spec["target"]
+        if t["task"] == "classification":
+            from .metrics import predicted_classes
+
+            return np.asarray(t["classes"], dtype=object)[predicted_classes(outputs)]
+        return self.original_units(outputs)
+
+    def original_units(self, values: np.ndarray) -> np.ndarray:
+        t = self.spec["target"]
+        values = np.asarray(values, np.float64).reshape(len(values), -1)
+        return values * np.asarray(t["scale"]) + np.asarray(t["shift"])
+
+
+def input_columns(table: Table, target: list[str], features=None, drop=()) -> list[str]:
+    """The input columns: ``features`` (default every column but the target and ``drop``)."""
+    for name in [*target, *(features or []), *drop]:
+        table.column(name)  # an unknown name is an error listing the columns
+    overlap = [n for n in (features or []) if n in target]
+    if overlap:
+        raise DataError(f"{table.path}: column {overlap[0]!r} is the target; it cannot also be a feature")
+    names = [n for n in (features or table.columns) if n not in target and n not in drop]
+    if not names:
+        raise DataError(f"{table.path}: no input columns left (target {', '.join(target)}; drop {', '.join(drop) or 'none'})")
+    return names
+
+
+def _fit_numeric(col: Column, policy: str, normalize: str, scale: float) -> dict:
+    v = col.values[~np.isnan(col.values)]
+    if len(v) == 0:
+        raise DataError(f"column {col.name!r} has no values in the training split")
+    fill = {"mean": float(v.mean()), "median": float(np.median(v)), "zero": 0.0, "drop": None}[policy]
+    if normalize == "standard":
+        filled = col.values if fill is None else np.where(np.isnan(col.values), fill, col.values)
+        filled = filled[~np.isnan(filled)]
+        shift, sd = float(filled.mean()), float(filled.std())
+        return {"name": col.name, "type": "numeric", "fill": fill, "shift": shift, "scale": sd if sd > 1e-12 else 1.0}
+    return {"name": col.name, "type": "numeric", "fill": fill, "shift": 0.0, "scale": float(scale) if normalize == "scale" else 1.0}
+
+
+def _fit_categorical(col: Column, policy: str) -> dict:
+    present = col.values[col.values >= 0]
+    counts = np.bincount(present, minlength=len(col.categories))
+    cats = [c for c, k in zip(col.categories, counts, strict=True) if k > 0]  # categories of the training rows only
+    if policy == "missing_category":
+        return {"name": col.name, "type": "categorical", "categories": [*cats, MISSING_CATEGORY], "fill": MISSING_CATEGORY}
+    if policy == "most_frequent":
+        if not len(present):
+            raise DataError(f"column {col.name!r} has no values in the training split")
+        return {"name": col.name, "type": "categorical", "categories": cats, "fill": col.categories[int(counts.argmax())]}
+    return {"name": col.name, "type": "categorical", "categories": cats, "fill": None}
+
+
+def _fit_target(table: Table, target: list[str], task: str, classes, normalize_target: bool) -> dict:
+    if task == "classification":
+        return {"names": list(target), "task": task, "classes": list(classes)}
+    Y = np.stack([table.columns[n].values for n in target], axis=1)
+    if normalize_target:
+        shift, scale = Y.mean(0), Y.std(0)
+        scale[scale < 1e-12] = 1.0
+    else:
+        shift, scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+    return {"names": list(target), "task": task, "shift": shift.tolist(), "scale": scale.tolist()}
+
+
+def _codes_for(col: Column, cats: list[str], fill) -> tuple[np.ndarray, int]:
+    """Each row's index into the fitted categories: -1 for unseen (all zeros) and for a missing value
+    without a fill; the number of present values not seen in training."""
+    lookup = {c: i for i, c in enumerate(cats)}
+    if col.numeric:  # a column read as numbers here, as text in training (e.g. only numbers in this file)
+        names = [None if v != v else _number_name(v, col.integer) for v in col.values.tolist()]
+        codes = np.array([-2 if s is None else lookup.get(s, -1) for s in names], np.intp)
+    else:
+        ids = np.array([lookup.get(c, -1) for c in col.categories] + [-2], np.intp)
+        codes = ids[col.values]  # code -1 (missing) picks the trailing -2
+    n_unseen = int((codes == -1).sum())
+    missing = codes == -2
+    codes[missing] = lookup[fill] if fill is not None else -1
+    return codes, n_unseen

@@ -1,0 +1,150 @@
+"""The ``table`` dataset: read the file(s), decide the task, split, fit the preprocessing, encode.
+
+Splits are seeded (the config's data stream) and stratified by class for classification, so
+eval re-creates the very test and validation rows training held out. The preprocessing is
+fitted on the training rows only; at eval and predict time the checkpoint's is re-applied.
+Rows without a target value are dropped, with a count on stderr (README, "Tables").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+from .preprocess import TablePreprocessor, decide_task, warn
+from .table import Table, read_table
+
+
+def targets_of(d) -> list[str]:
+    return [d.target] if isinstance(d.target, str) else list(d.target)
+
+
+def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
+    """The table at ``path``, only the columns that matter read (categorical ones as text)."""
+    target = targets_of(d)
+    if fitted is not None:
+        text = [c["name"] for c in fitted.spec["columns"] if c["type"] == "categorical"]
+        if fitted.task == "classification":
+            text += fitted.target_names if not _numeric_classes(fitted.classes) else []
+    else:
+        text = list(d.categorical) if isinstance(d.categorical, list) else None
+    usecols = None if d.features is None else [*d.features, *target]
+    return read_table(path, na_values=d.na_values, text=text, usecols=usecols)
+
+
+def _numeric_classes(classes) -> bool:
+    try:
+        [float(c) for c in classes]
+        return True
+    except ValueError:
+        return False
+
+
+def without_missing_target(table: Table, target: list[str]) -> Table:
+    bad = np.zeros(table.n_rows, bool)
+    for name in target:
+        bad |= table.column(name).missing
+    if not bad.any():
+        return table
+    lines = [table.line(int(i)) for i in np.flatnonzero(bad)[:3]]
+    warn(f"{table.path}: {int(bad.sum())} row{'s' if bad.sum() > 1 else ''} without a target value dropped "
+         f"(line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}{', ...' if bad.sum() > 3 else ''})")
+    if bad.all():
+        raise DataError(f"{table.path}: every row's target {', '.join(map(repr, target))} is missing")
+    return table.rows(np.flatnonzero(~bad))
+
+
+def split_rows(n: int, fraction: float, labels, rng, what: str, path: str):
+    """(held-out rows, kept rows), sorted: ``fraction`` of each class (of all rows for regression)."""
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == k) for k in np.unique(labels)]
+    held = []
+    for g in groups:
+        g = g[rng.permutation(len(g))]
+        held.append(g[: int(round(len(g) * fraction))])
+    held = np.sort(np.concatenate(held))
+    if len(held) == 0 or len(held) == n:
+        raise DataError(f"{path}: {what} {fraction} of {n} rows leaves an empty split")
+    keep = np.setdiff1d(np.arange(n), held, assume_unique=True)
+    return held, keep
+
+
+def class_labels(table: Table, target: list[str], task: str):
+    """Integer labels to stratify by (None for regression)."""
+    if task != "classification":
+        return None
+    col = table.column(target[0])
+    return np.unique(col.values, return_inverse=True)[1].reshape(-1)
+
+
+def load_table(cfg, rng, fitted: dict | None = None):
+    """The Dataset of a ``table`` config; ``fitted``: a checkpoint's preprocessing, re-applied."""
+    from .data import Dataset, Split
+
+    d = cfg.data
+    target = targets_of(d)
+    pre = TablePreprocessor.from_dict(fitted) if fitted is not None else None
+    path = d.train.x
+    train = without_missing_target(read_for(d, path, pre), target)
+    for name in target:
+        train.column(name)
+    if pre is None:
+        if len(target) > 1 and d.task == "classification":
+            raise DataError(f"{path}: several target columns are multi-output regression; data.task: classification takes one")
+        task, classes = ("regression", None) if len(target) > 1 else decide_task(train.column(target[0]), d.task, path)
+        _check_loss(cfg, task, classes, path)
+    else:
+        task, classes = pre.task, pre.classes
+    labels = class_labels(train, target, task)
+    test = None
+    if d.test is not None:
+        test = without_missing_target(read_for(d, d.test.x, pre), target)
+    else:
+        held, keep = split_rows(train.n_rows, d.test_fraction, labels, rng, "data.test_fraction", path)
+        test, train = train.rows(held), train.rows(keep)
+        labels = labels[keep] if labels is not None else None
+    val = None
+    if d.validation_split:
+        held, keep = split_rows(train.n_rows, d.validation_split, labels, rng, "data.validation_split", path)
+        val, train = train.rows(held), train.rows(keep)
+    if pre is None:
+        pre = TablePreprocessor.fit(train, target, task, classes, features=d.features, drop=d.drop,
+                                    categorical=d.categorical, missing=d.missing.model_dump(), normalize=d.normalize,
+                                    scale=d.scale, normalize_target=d.normalize_target)
+    if pre.width != cfg.model.layers[0]:
+        names = pre.feature_names
+        raise DataError(f"{path}: the table gives {pre.width} inputs ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}: "
+                        f"numeric columns and one per category) but model.layers[0] is {cfg.model.layers[0]}")
+    dtype = np.dtype(cfg.training.dtype)
+    splits = {}
+    for name, t in (("train", train), ("val", val), ("test", test)):
+        if t is not None:
+            t = _complete(pre, t)
+            splits[name] = Split(pre.transform(t, dtype), pre.encode_target(t))
+    return Dataset(train=splits["train"], val=splits.get("val"), test=splits.get("test"), task=task,
+                   normalizer=pre.to_dict(), source=path)
+
+
+def _complete(pre: TablePreprocessor, table: Table) -> Table:
+    """The rows whose inputs can be encoded: those with a missing value in a ``missing: drop`` column go."""
+    pre.check_columns(table, with_target=True)
+    bad = pre.incomplete_rows(table)
+    if not bad.any():
+        return table
+    warn(f"{table.path}: {int(bad.sum())} row(s) with a missing input dropped (data.missing: drop)")
+    if bad.all():
+        raise DataError(f"{table.path}: every row has a missing input (data.missing: drop)")
+    return table.rows(np.flatnonzero(~bad))
+
+
+def _check_loss(cfg, task: str, classes, path: str) -> None:
+    """The config's loss must fit the task the data decided."""
+    loss = cfg.loss
+    if task == "regression" and loss != "squared_error":
+        raise DataError(f"{path}: target {cfg.data.target!r} is regression (numbers), but loss is {loss}; "
+                        f"set loss: squared_error (or data.task: classification)")
+    if task == "classification" and loss == "squared_error":
+        raise DataError(f"{path}: target {cfg.data.target!r} is classification ({len(classes)} classes), but loss is "
+                        f"squared_error; set loss: cross_entropy")
+    if task == "classification" and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] != len(classes):
+        raise DataError(f"{path}: target {cfg.data.target!r} has {len(classes)} classes; set loss: cross_entropy with "
+                        f"model.layers ending in {len(classes)}")

@@ -238,7 +238,7 @@ def predict(
         if out is None:
             summary["predictions"] = {k: v.tolist() for k, v in pred.columns.items()}
         emit_json(summary)
-    elif out is None and pred.classes is None and pred.array.dtype.kind in "iuf":
+    elif out is None and not pred.table:
         import numpy as np
 
         np.savetxt(sys.stdout, pred.array.reshape(n, -1), fmt="%d" if pred.array.dtype.kind in "iu" else "%.6g")

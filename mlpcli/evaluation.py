@@ -114,6 +114,7 @@ class Predictions:
     columns: dict
     seconds: float
     classes: list | None = None
+    table: bool = False  # predictions for a table: printed as CSV with a header
 
 
 def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
@@ -167,10 +168,10 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
         if proba:
             P = np.column_stack([1 - A[:, 0], A[:, 0]]) if A.shape[1] == 1 else A
             columns.update({f"proba_{c}": P[:, i] for i, c in enumerate(pre.classes)})
-            return Predictions(P, columns, seconds, pre.classes)
-        return Predictions(decoded.astype(str), columns, seconds, pre.classes)
+            return Predictions(P, columns, seconds, pre.classes, table=True)
+        return Predictions(decoded.astype(str), columns, seconds, pre.classes, table=True)
     columns.update({n: decoded[:, i] for i, n in enumerate(names)})
-    return Predictions(decoded[:, 0] if len(names) == 1 else decoded, columns, seconds)
+    return Predictions(decoded[:, 0] if len(names) == 1 else decoded, columns, seconds, table=True)
 
 
 def write_predictions(out, pred: Predictions) -> None:

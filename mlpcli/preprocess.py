@@ -71,6 +71,8 @@ class TablePreprocessor:
         missing = {"numeric": "mean", "categorical": "most_frequent", **(missing or {})}
         names = input_columns(table, target, features, drop)
         explicit = set(categorical) if isinstance(categorical, (list, tuple)) else None
+        for name in explicit or ():
+            table.column(name)  # an unknown name is an error listing the columns
         columns = []
         for name in names:
             col = table.columns[name]

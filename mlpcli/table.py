@@ -163,7 +163,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     wanted = set(names) if usecols is None else set(usecols)
     parser = _ColumnParser(path, names, wanted, na_values, text)
     if cols is not None:
-        parser.add_block(cols, 0, lines)
+        parser.add_block({n: c for n, c in zip(names, cols, strict=True) if n in wanted}, 0, lines)
     else:
         n = len(data)
         data.extend(bytes(PAD))  # windows of the last fields may reach past the end
@@ -204,7 +204,7 @@ def _fast_blocks(data: bytearray, end: int, start: int, n_cols: int, delim: str,
         is_nl = a[sep] == 10
         n_rows = int(is_nl.sum()) + 1  # the block ends without its last newline
         if len(sep) + 1 != n_rows * n_cols or (n_cols > 1 and not _regular(is_nl, n_cols)):
-            _raise_ragged(is_nl, n_cols, row0, parser)
+            _raise_ragged(np.append(sep, len(a)), is_nl, n_cols, row0, parser)
         starts = np.empty(len(sep) + 1, np.int64)
         starts[0], starts[1:] = start, sep + (start + 1)
         ends = np.empty(len(sep) + 1, np.int64)
@@ -225,13 +225,15 @@ def _regular(is_nl: np.ndarray, n_cols: int) -> bool:
     return bool(grid[:, -1].all()) and not grid[:, :-1].any()
 
 
-def _raise_ragged(is_nl, n_cols, row0, parser):
+def _raise_ragged(bounds, is_nl, n_cols, row0, parser):
+    """The first row whose field count is not the header's; ``bounds``: separator positions, then the block's end."""
     ends = np.append(np.flatnonzero(is_nl), len(is_nl))  # the separator that closes each row
     counts = np.diff(np.append(-1, ends))  # fields per row = separators up to its newline
     bad = int(np.flatnonzero(counts != n_cols)[0])
-    line = row0 + bad + 2
-    got = int(counts[bad])
-    what = "is empty" if got == 1 and n_cols > 1 else f"has {got} fields"
+    line, got = row0 + bad + 2, int(counts[bad])
+    start = bounds[ends[bad - 1]] + 1 if bad else 0
+    empty = got == 1 and bounds[ends[bad]] == start
+    what = "is empty" if empty else f"has {got} field{'s' if got > 1 else ''}"
     raise DataError(f"{parser.path}:{line}: row {what}, the header has {n_cols} columns")
 
 
@@ -276,7 +278,7 @@ def _split_quoted(data: bytes, path: str, delim: str):
         names = []
     if not rows:
         raise DataError(f"{path}: only a header row (line 1), no data rows")
-    cols = {name: np.array(col, dtype=str) for name, col in zip(names, zip(*rows, strict=True), strict=True)}
+    cols = [np.array(col, dtype=str) for col in zip(*rows, strict=True)]
     return names, cols, np.array(lines, dtype=np.int64)
 
 

@@ -1,0 +1,154 @@
+"""The table reader: values against pandas, RFC 4180 quoting, and every bad table as one DataError."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from mlpcli.errors import DataError
+from mlpcli.table import _to_floats, parse_csv, read_table
+
+
+def write(tmp_path, text, name="t.csv"):
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+def test_numeric_text_and_missing_columns(tmp_path):
+    t = read_table(write(tmp_path, "a,b,c\n1,x,2.5\n,y,NA\n3,x,-1e3\n"))
+    assert t.n_rows == 3 and list(t.columns) == ["a", "b", "c"]
+    np.testing.assert_array_equal(t.columns["a"].values, [1, np.nan, 3])
+    assert t.columns["a"].integer and not t.columns["c"].integer
+    np.testing.assert_array_equal(t.columns["c"].values, [2.5, np.nan, -1000.0])
+    b = t.columns["b"]
+    assert b.categories == ["x", "y"] and b.values.tolist() == [0, 1, 0]
+
+
+def test_matches_pandas_on_a_generated_table(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({"x": rng.normal(size=n) * 1e3, "i": rng.integers(-50, 50, n),
+                       "c": rng.choice(["red", "green", "a much longer category name"], n), "y": rng.random(n)})
+    df.loc[rng.random(n) < 0.05, "x"] = np.nan
+    df.loc[rng.random(n) < 0.05, "c"] = None
+    path = tmp_path / "g.csv"
+    df.to_csv(path, index=False)
+    ref = pd.read_csv(path)
+    t = read_table(path)
+    for name in ("x", "i", "y"):
+        np.testing.assert_array_equal(t.columns[name].values, ref[name].to_numpy(np.float64))
+    assert t.columns["c"].text() == ref["c"].fillna("").tolist()
+
+
+def test_blocks_join_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr("mlpcli.table.BLOCK_BYTES", 16)  # many tiny blocks
+    rows = [f"{i},{'abc'[i % 3]}" for i in range(200)]
+    t = read_table(write(tmp_path, "n,s\n" + "\n".join(rows) + "\n"))
+    assert t.columns["n"].values.tolist() == list(range(200))
+    assert t.columns["s"].text() == ["abc"[i % 3] for i in range(200)]
+
+
+def test_quoted_fields_follow_rfc_4180(tmp_path):
+    t = read_table(write(tmp_path, 'name,score\n"Smith, J.",1\n"say ""hi""",2\n"two\nlines",3\n'))
+    assert t.columns["name"].text() == ["Smith, J.", 'say "hi"', "two\nlines"]
+    assert t.columns["score"].values.tolist() == [1, 2, 3]
+    assert [t.line(i) for i in range(3)] == [2, 3, 5]  # the quoted line break moves the last row down
+
+
+def test_crlf_bom_tsv_and_gzip(tmp_path):
+    t = read_table(write(tmp_path, b"\xef\xbb\xbfa\tb\r\n1\t2\r\n", "t.tsv"))
+    assert list(t.columns) == ["a", "b"] and t.columns["b"].values.tolist() == [2.0]
+    p = tmp_path / "t.csv.gz"
+    p.write_bytes(gzip.compress(b"a,b\n1,2\n3,4\n"))
+    assert read_table(p).columns["a"].values.tolist() == [1.0, 3.0]
+
+
+def test_parquet_matches_csv(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    tbl = pa.table({"x": [1.5, None, 3.0], "k": pa.array([1, 2, 3], pa.int64()), "s": ["u", None, "v"], "b": [True, False, True]})
+    pq.write_table(tbl, tmp_path / "t.parquet")
+    t = read_table(tmp_path / "t.parquet")
+    np.testing.assert_array_equal(t.columns["x"].values, [1.5, np.nan, 3.0])
+    assert t.columns["k"].integer and t.columns["s"].text() == ["u", "", "v"]
+    assert t.columns["b"].categories == ["false", "true"]
+
+
+def test_listed_text_columns_and_usecols(tmp_path):
+    t = read_table(write(tmp_path, "zip,v,skip\n02139,1,x\n10001,2,y\n"), text=["zip"], usecols=["zip", "v"])
+    assert list(t.columns) == ["zip", "v"] and t.columns["zip"].categories == ["02139", "10001"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("\n\n", "empty file"),
+    ("a,b\n", "only a header row"),
+    ("a,b,a\n1,2,3\n", ":1: duplicate column name 'a' (columns 1 and 3)"),
+    ("a,b\n1,2\n3\n", ":3: row has 1 field, the header has 2 columns"),
+    ("a,b\n1,2\n3,4,5\n", ":3: row has 3 fields"),
+    ("a,b\n1,2\n\n3,4\n", ":3: row is empty"),
+    ("a,b\n" + "1,2\n" * 10 + "1,oops\n", ":12: column 'b': 'oops' is not a number"),
+    ('a,b\n"1,2\n', "malformed quoting"),
+    ('a,b\n"x",1\n"y"\n', ":3: row has 1 fields"),
+    ("a,b\n1,2\n3,4\n\n5,6\n", ":4: row is empty"),
+    ("a,b\n1,\x002\n", "NUL byte"),
+    (b"a,b\n\xff\xfe,1\n", ":2: column 'a': not UTF-8"),
+])
+def test_bad_tables_name_file_line_and_column(tmp_path, text, message):
+    p = write(tmp_path, text)
+    with pytest.raises(DataError) as e:
+        read_table(p)
+    assert str(e.value).startswith(str(p)) and message in str(e.value), str(e.value)
+
+
+def test_unsupported_and_missing_files(tmp_path):
+    with pytest.raises(DataError, match="not a table"):
+        read_table(write(tmp_path, "a\n1\n", "t.xlsx"))
+    with pytest.raises(DataError, match="no such file"):
+        read_table(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="not a regular file"):
+        (tmp_path / "d.csv").mkdir()
+        read_table(tmp_path / "d.csv")
+
+
+def test_plain_decimals_parse_exactly_as_numpy_does():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=5000) * 10.0 ** rng.integers(-9, 9, 5000)
+    for fmt in ("%.4f", "%.15g", "%.17g", "%e", "%+.2f"):
+        s = np.char.mod(fmt, x).astype("S")
+        got, want = _to_floats(s), s.astype(np.float64)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want)), fmt
+    s = np.array([b"-0", b".5", b"5.", b"-.25", b"+3", b"1e3", b"inf", b" 7"])
+    assert np.array_equal(_to_floats(s), s.astype(np.float64))
+
+
+def test_fuzzed_bytes_give_a_table_or_a_data_error():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    csvish = st.lists(st.lists(st.sampled_from(["1", "-2.5", "", "x", "NA", '"q,1"', '"', "1e5", "é", "\r", " "]),
+                               min_size=1, max_size=4), min_size=0, max_size=6)
+
+    def check(data: bytes):
+        try:
+            t = parse_csv(data, "fuzz.csv")
+        except DataError:
+            return
+        assert t.n_rows >= 1
+        for c in t.columns.values():
+            assert len(c.values) == t.n_rows
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.binary(max_size=64))
+    def random_bytes(b):
+        check(b)
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(csvish)
+    def csv_like(rows):
+        check("\n".join(",".join(r) for r in rows).encode())
+
+    random_bytes()
+    csv_like()

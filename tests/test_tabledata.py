@@ -1,0 +1,179 @@
+"""The table dataset end to end: train, eval and predict a CSV through the mlp command."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mlpcli.cli import app
+from mlpcli.config import load_config
+from mlpcli.data import load_data
+
+from .conftest import ROOT, write_yaml
+
+runner = CliRunner()
+
+
+def mlp(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def table_config(tmp_path, data: str, model="[5, 8, 1]", loss="binary_cross_entropy", epochs=60, extra=""):
+    return write_yaml(tmp_path / "t.yaml", f"""
+seed: 1
+data: {{name: table, {data}}}
+model: {{layers: {model}, activation: tanh}}
+loss: {loss}
+optimizer: {{name: adam, lr: 0.05}}
+training: {{epochs: {epochs}, batch_size: 16}}
+{extra}""")
+
+
+@pytest.fixture
+def customers(tmp_path):
+    """200 customers: bought = (income > 50) xor (plan == 'pro'), a few values missing."""
+    rng = np.random.default_rng(0)
+    rows = ["id,income,plan,age,bought"]
+    for i in range(200):
+        income, plan = rng.uniform(0, 100), rng.choice(["basic", "pro", "team"])
+        bought = "yes" if (income > 50) != (plan == "pro") else "no"
+        inc = "" if i % 37 == 5 else f"{income:.2f}"
+        pl = "NA" if i % 41 == 7 else plan
+        rows.append(f"c{i},{inc},{pl},{rng.integers(18, 80)},{bought}")
+    p = tmp_path / "customers.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("iris") / "run"
+    r = mlp("train", ROOT / "configs/iris.yaml", "--out", out, "--quiet", "--json")
+    assert r.exit_code == 0, r.stderr
+    return out, json.loads(r.stdout)
+
+
+def test_iris_reaches_095_and_eval_speaks_class_names(iris_run):
+    out, summary = iris_run
+    assert summary["metrics"]["test"]["accuracy"] >= 0.95
+    r = mlp("eval", out / "last.npz", "--json")
+    m = json.loads(r.stdout)
+    assert m["accuracy"] == summary["metrics"]["test"]["accuracy"] and m["n_samples"] == 30  # the same held-out rows
+    assert set(m["per_class"]) == {"setosa", "versicolor", "virginica"}
+    assert all(m["per_class"][c]["support"] == 10 for c in m["per_class"])  # stratified: 10 of each
+    assert {"precision", "recall", "f1", "f1_weighted"} <= set(m) and "roc_auc" not in m
+    text = mlp("eval", out / "last.npz").stdout
+    assert "versicolor" in text and "precision" in text and "confusion matrix" in text
+
+
+def test_predict_csv_with_names_probabilities_and_kept_columns(iris_run, tmp_path):
+    out, _ = iris_run
+    dest = tmp_path / "preds.csv"
+    r = mlp("predict", out / "last.npz", ROOT / "data/iris.csv", "--out", dest, "--proba", "--keep", "species",
+            "--keep", "petal_width", "--json")
+    assert r.exit_code == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["n_samples"] == 150 and summary["classes"] == ["setosa", "versicolor", "virginica"]
+    rows = list(csv.DictReader(dest.open()))
+    assert list(rows[0]) == ["true_species", "petal_width", "species", "proba_setosa", "proba_versicolor", "proba_virginica"]
+    P = np.array([[float(r[f"proba_{c}"]) for c in summary["classes"]] for r in rows])
+    np.testing.assert_allclose(P.sum(1), 1, atol=1e-5)
+    assert [r["species"] for r in rows] == [summary["classes"][i] for i in P.argmax(1)]
+    assert np.mean([r["species"] == r["true_species"] for r in rows]) >= 0.95
+    assert rows[0]["petal_width"] == "0.2"
+    npy = tmp_path / "p.npy"
+    assert mlp("predict", out / "last.npz", ROOT / "data/iris.csv", "--out", npy).exit_code == 0
+    assert np.load(npy, allow_pickle=False).tolist() == [r["species"] for r in rows]
+
+
+def test_predict_needs_the_trained_columns(iris_run, tmp_path):
+    out, _ = iris_run
+    p = tmp_path / "new.csv"
+    p.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
+    r = mlp("predict", out / "last.npz", p)
+    assert r.exit_code == 2 and "missing column 'petal_width'" in r.stderr
+    r = mlp("predict", out / "last.npz", ROOT / "data/iris.csv", "--keep", "colour")
+    assert r.exit_code == 2 and "no column 'colour'" in r.stderr
+
+
+def test_statistics_come_from_the_training_rows_only(customers, tmp_path):
+    from mlpcli.rng import streams
+    from mlpcli.table import read_table
+    from mlpcli.tabledata import class_labels, split_rows
+
+    cfg = load_config(table_config(tmp_path, f"train: {customers}, target: bought, drop: [id], validation_split: 0.25"))
+    ds = load_data(cfg)
+    # replay the seeded, stratified splits: test first, then validation from the rest
+    t = read_table(customers)
+    rng = streams(cfg.seed)["data"]
+    labels = class_labels(t, ["bought"], "classification")
+    _, keep = split_rows(t.n_rows, 0.2, labels, rng, "", "")
+    _, train = split_rows(len(keep), 0.25, labels[keep], rng, "", "")
+    rows = keep[train]
+    income = t.columns["income"].values[rows]
+    col = ds.normalizer["columns"][0]
+    assert col["name"] == "income" and col["fill"] == pytest.approx(np.nanmean(income))
+    assert len(ds.train) == len(rows) and len(ds.val) + len(ds.train) + len(ds.test) == 200
+    json.dumps(ds.normalizer, allow_nan=False)  # plain JSON
+    assert ds.train.X.dtype == np.float32 and ds.train.X.shape[1] == 5  # income, plan x 3, age; no id
+
+
+def test_binary_table_trains_and_reports_auc(customers, tmp_path):
+    cfg = table_config(tmp_path, f"train: {customers}, target: bought, drop: [id]", model="[5, 16, 1]", epochs=150)
+    r = mlp("train", cfg, "--out", tmp_path / "run", "--quiet", "--json")
+    assert r.exit_code == 0, r.stderr
+    m = json.loads(mlp("eval", tmp_path / "run/last.npz", "--json").stdout)
+    assert m["accuracy"] >= 0.85 and m["roc_auc"] >= 0.9 and set(m["per_class"]) == {"no", "yes"}
+
+
+def test_regression_predictions_in_original_units(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, 300)
+    p = tmp_path / "r.csv"
+    p.write_text("x,price\n" + "\n".join(f"{a:.4f},{1000 + 500 * a:.2f}" for a in x) + "\n")
+    cfg = table_config(tmp_path, f"train: {p}, target: price", model="[1, 8, 1]", loss="squared_error", epochs=80)
+    assert mlp("train", cfg, "--out", tmp_path / "run", "--quiet").exit_code == 0
+    m = json.loads(mlp("eval", tmp_path / "run/last.npz", "--json").stdout)
+    assert m["rmse"] < 25 and m["r2"] > 0.99  # price units: the spread is ~290
+    r = mlp("predict", tmp_path / "run/last.npz", p)
+    preds = np.array([float(v) for v in r.stdout.split()[1:]])
+    np.testing.assert_allclose(preds, 1000 + 500 * x, atol=60)
+
+
+@pytest.mark.parametrize("data, message", [
+    ("target: species, task: regression", "holds text"),
+    ("target: colour", "no column 'colour' (columns: sepal_length, sepal_width, petal_length, petal_width, species)"),
+    ("target: species, features: [petal_width, species]", "cannot also be a feature"),
+    ("target: species, drop: [sepal_length, sepal_width, petal_length, petal_width]", "no input columns left"),
+    ("target: species, test_fraction: 0.001", "leaves an empty split"),
+])
+def test_bad_table_configs_are_exit_2(tmp_path, data, message):
+    cfg = table_config(tmp_path, f"train: {ROOT / 'data/iris.csv'}, {data}", model="[4, 8, 3]", loss="cross_entropy")
+    r = mlp("train", cfg, "--out", tmp_path / "run", "--quiet")
+    assert r.exit_code == 2 and message in r.stderr, r.stderr
+
+
+def test_rows_without_a_target_are_dropped_with_a_count(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("a,y\n" + "\n".join(f"{i},{'' if i in (3, 8) else i % 2}" for i in range(40)) + "\n")
+    cfg = load_config(table_config(tmp_path, f"train: {p}, target: y", model="[1, 4, 1]"))
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        ds = load_data(cfg)
+    assert "2 rows without a target value dropped (lines 5, 10)" in err.getvalue()
+    assert len(ds.train) + len(ds.test) == 38
+
+
+def test_one_class_and_wrong_loss_are_refused(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("a,y\n1,x\n2,x\n3,x\n")
+    r = mlp("train", table_config(tmp_path, f"train: {p}, target: y", model="[1, 2, 1]"), "--quiet")
+    assert r.exit_code == 2 and "one class only" in r.stderr
+    r = mlp("train", table_config(tmp_path, f"train: {ROOT / 'data/iris.csv'}, target: sepal_length", model="[6, 2, 1]"),
+            "--quiet")
+    assert r.exit_code == 2 and "regression" in r.stderr and "squared_error" in r.stderr

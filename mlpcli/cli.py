@@ -409,6 +409,31 @@ def sweep(
         sys.stdout.write("\n".join(lines) + "\n")
 
 
+# ---------------------------------------------------------------------------- export
+@app.command()
+@command
+def export(
+    checkpoint: Path = CHECKPOINT,
+    format_: str = typer.Option("onnx", "--format", help="Model format: onnx (ONNX opset 17; needs the onnx extra)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: the checkpoint's name with .onnx)."),
+    json_out: bool = JSON_OUT,
+):
+    """Export a checkpoint with its input preprocessing as an ONNX model (opset 17): probabilities and
+    label out for classification, predictions in the target's units for regression."""
+    if format_ != "onnx":
+        fail(f"--format must be onnx (got {format_!r})")
+    from .checkpoint import load_checkpoint
+    from .onnx_export import export_onnx
+
+    if out is None:
+        out = (checkpoint / "model.onnx") if checkpoint.is_dir() else checkpoint.with_suffix(".onnx")
+    info = export_onnx(load_checkpoint(checkpoint), out)
+    if json_out:
+        emit_json(info)
+    else:
+        sys.stderr.write(f"wrote {out} (ONNX opset {info['opset']}, {info['bytes']:,} bytes): {info['doc']}\n")
+
+
 # ---------------------------------------------------------------------------- data
 @data_app.command("mnist", examples=["mlp data mnist", "mlp data mnist --from ~/Downloads/mnist --out data/mnist"])
 @command

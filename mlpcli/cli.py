@@ -410,16 +410,22 @@ def sweep(
 
 
 # ---------------------------------------------------------------------------- export
-@app.command()
+@app.command(examples=["mlp export runs/mnist --format onnx --out mnist.onnx",
+                      "mlp export runs/xor/best.npz --format onnx --json"])
 @command
 def export(
     checkpoint: Path = CHECKPOINT,
-    format_: str = typer.Option("onnx", "--format", help="Model format: onnx (ONNX opset 17; needs the onnx extra)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: the checkpoint's name with .onnx)."),
+    format_: str = typer.Option("onnx", "--format", metavar="[onnx]", help="Model format: onnx (ONNX opset 17; needs the onnx extra)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Output file (default: the checkpoint's name with .onnx; RUN_DIR/model.onnx for a run directory)."),
     json_out: bool = JSON_OUT,
 ):
-    """Export a checkpoint with its input preprocessing as an ONNX model (opset 17): probabilities and
-    label out for classification, predictions in the target's units for regression."""
+    """Export a checkpoint as an ONNX model (opset 17).
+
+    The model runs without mlpcli: onnxruntime or any other ONNX runtime.
+
+    The graph takes the raw inputs (normalisation and table encoding are in it) and gives
+    probabilities and label for classification, predictions in the target's units for regression.
+    """
     if format_ != "onnx":
         fail(f"--format must be onnx (got {format_!r})")
     from .checkpoint import load_checkpoint

@@ -12,7 +12,7 @@ from mlpcli.activations import ACTIVATIONS
 from mlpcli.cli import app
 from mlpcli.model import MLP
 
-from .conftest import MNIST_DIR, ROOT, mnist_available
+from .conftest import MNIST_DIR, ROOT, mnist_available, mnist_format
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -126,12 +126,14 @@ def test_cli_refuses_other_formats_and_missing_extra(tmp_path, monkeypatch):
     assert not (tmp_path / "m.onnx").exists()
 
 
-@pytest.mark.skipif(not mnist_available(), reason="real MNIST IDX files not found")
+@pytest.mark.skipif(not mnist_available(), reason="real MNIST files not found (set MLPCLI_MNIST_DIR)")
 def test_mnist_onnx_equals_predict_proba(tmp_path):
-    data = tmp_path / "mnist"
-    r = subprocess.run([sys.executable, "-m", "mlpcli", "data", "mnist", "--from", str(MNIST_DIR), "--out", str(data)],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    data = MNIST_DIR
+    if mnist_format() == "idx":
+        data = tmp_path / "mnist"
+        r = subprocess.run([sys.executable, "-m", "mlpcli", "data", "mnist", "--from", str(MNIST_DIR), "--out", str(data)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
     ckpt = _train(tmp_path, ROOT / "configs/mnist.yaml", f"data.path={data}", "model.layers=[784, 32, 10]",
                   "training.epochs=1", "data.validation_split=0")
     ref = _predict_proba(ckpt, data / "test_images.npy", tmp_path)

@@ -15,6 +15,8 @@ several times slower than the rest of training. Entries that small move no weigh
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ConfigError, unknown_name
@@ -123,7 +125,7 @@ class Adam(Optimizer):
         w *= 1.0 - b2
         v += w
         np.sqrt(v, out=w)
-        w /= np.sqrt(1.0 - b2**self.t)
+        w /= math.sqrt(1.0 - b2**self.t)  # a Python float: np.sqrt's float64 would cast w to float64 and back
         w += self.eps
         np.divide(m, w, out=w)
         w *= lr / (1.0 - b1**self.t)

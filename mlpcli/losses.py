@@ -59,6 +59,17 @@ class BinaryCrossEntropy(Loss):
         out *= scale / len(A)
         return out
 
+    def output_loss_delta(self, Z, A, Y, out, scale=1.0):
+        """Training's fast path: sigmoid(Z) into A, ``scale`` * delta into ``out``, and the loss, in
+        preallocated buffers. softplus(z) = max(z, 0) + log(1 + e^-|z|) is np.logaddexp(0, z), one call."""
+        with np.errstate(under="ignore"):  # e^-|z| -> 0 is exact for large |z|
+            np.logaddexp(0, Z, out=out)
+        out -= np.multiply(Y, Z, out=A)  # softplus(z) - y z, per element; A is overwritten below
+        loss = float(out.sum()) / len(Z)
+        self.output(Z, out=A)
+        self.delta(Z, A, Y, out, None, scale)
+        return loss
+
 
 class CrossEntropy(Loss):
     """L = -1/m * sum_i sum_k t_ik log softmax(z_i)_k, from the logits (log-sum-exp).

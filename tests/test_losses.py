@@ -87,3 +87,25 @@ def test_fused_softmax_cross_entropy_equals_softmax_then_loss_and_delta(labels, 
     np.testing.assert_allclose(A, A_ref, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
     assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)
+
+
+@pytest.mark.parametrize("targets", ["labels", "probabilities"])
+@pytest.mark.parametrize("logits", ["ordinary", "huge"])
+def test_fused_sigmoid_binary_cross_entropy_equals_sigmoid_then_loss_and_delta(targets, logits):
+    """Training's fast path for sigmoid + binary cross-entropy gives the probabilities, value and
+    delta of the separate steps, for 0/1 labels and for probability targets on 3 outputs."""
+    rng = np.random.default_rng(1)
+    Z = rng.normal(0, 3, size=(8, 3))
+    if logits == "huge":
+        Z[0] = [1000.0, -1000.0, 1e4]
+    Y = (rng.random((8, 3)) < 0.5).astype(float) if targets == "labels" else rng.random((8, 3))
+    g = get_activation("sigmoid")
+    loss = get_loss("binary_cross_entropy", g)
+    A_ref = g(Z)
+    delta_ref = loss.delta(Z, A_ref, Y, np.empty_like(Z), None, scale=0.3)
+    A, delta = np.empty_like(Z), np.empty_like(Z)
+    with np.errstate(all="raise"):
+        value = loss.output_loss_delta(Z, A, Y, delta, scale=0.3)
+    np.testing.assert_array_equal(A, A_ref)
+    np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
+    assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)

@@ -29,21 +29,28 @@ PAUSE = 0.3  # seconds idle before each timed epoch: the previous contender's th
 
 
 # ---------------------------------------------------------------------------- contenders
-def mlp_epoch_runner(X, y, batch, layers=LAYERS):
-    """mlp's real training loop (Trainer.run_epoch); the time is the one metrics.csv records."""
+def mlp_epoch_runner(X, y, batch, layers=LAYERS, extra=()):
+    """mlp's real training loop (Trainer.run_epoch); the time is the one metrics.csv records.
+    The BLAS thread count is one setting per process: the runner sets its trainer's own (forced
+    or tuned) before each epoch and gives NumPy its default back after, for the next contender."""
     import mlpcli
+    from mlpcli import threads
     from mlpcli.data import Dataset, Split
     from mlpcli.trainer import Trainer
 
     cfg = mlpcli.load_config(None, [f"model.layers={list(layers)}", "model.activation=relu", "model.init=he",
                                     "loss=cross_entropy", "optimizer=sgd", f"optimizer.lr={LR}",
                                     f"optimizer.momentum={MOMENTUM}", f"training.batch_size={batch}",
-                                    "training.epochs=1000", "training.dtype=float32"])
+                                    "training.epochs=1000", "training.dtype=float32", *extra])
     t = Trainer(cfg, data=Dataset(train=Split(X, y), task="classification"))
+    t.callbacks.on_train_start(t)  # as a run starts (no run directory: only the thread count)
+    count = next(c for c in t.callbacks.callbacks if isinstance(c, threads.ThreadCount))
 
     def run():
+        count.apply()
         t.batch = 0
         t.run_epoch()
+        threads.restore()
         return t.history[-1]["seconds"]
 
     return run, t

@@ -314,8 +314,8 @@ class NullReporter(Callback):
 
 
 def builtin_callbacks(trainer) -> list:
-    """The callbacks a config asks for: early stopping, plateau, grad_tol, and with a run directory
-    metrics.csv and checkpoints."""
+    """The callbacks a config asks for: early stopping, plateau, grad_tol, the BLAS's thread count, and
+    with a run directory metrics.csv and checkpoints."""
     cfg, monitor, out = trainer.cfg, trainer.monitor, []
     t = cfg.training
     if t.early_stopping:
@@ -325,6 +325,9 @@ def builtin_callbacks(trainer) -> list:
         out.append(trainer.sched.plateau)
     if t.grad_tol is not None:
         out.append(GradTol(t.grad_tol))
+    from .threads import thread_callback
+
+    out.append(thread_callback(trainer))  # the BLAS's thread count: forced, or tuned to the free cores
     if trainer.run is not None:
         out.append(MetricsCSV(trainer.run.path("metrics.csv")))
         c = cfg.checkpoint

@@ -108,6 +108,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     json_out: bool = JSON_OUT,
     plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="BLAS threads (as --set training.threads=N; default: follow the free cores)."),
 ):
     """Train a network from a YAML config.
 
@@ -118,7 +119,7 @@ def train(
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
-    cfg = load_config(config, set_)
+    cfg = load_config(config, [*set_, *([f"training.threads={threads}"] if threads else [])])
     if plot:  # a missing matplotlib is found now, not after the training
         from .plots import check_matplotlib
 

@@ -295,13 +295,16 @@ class TrainingConfig(Section):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).",
                                                        json_schema_extra=also({"type": "boolean"}))
     grad_tol: float | None = Field(None, gt=0, description="Stop when the full-batch gradient norm falls below this.")
+    threads: int | str = Field("auto", description="BLAS threads for training: an integer >= 1 (what --threads sets), or 'auto': "
+                               "$MLPCLI_THREADS if set, else tuned to the free cores.")
 
-    @field_validator("batch_size", mode="before")
+    @field_validator("batch_size", "threads", mode="before")
     @classmethod
-    def _batch(cls, v):
-        if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+    def _count_or_word(cls, v, info):
+        word = {"batch_size": "full", "threads": "auto"}[info.field_name]  # an integer >= 1, or this word
+        if v == word or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
             return v
-        raise field_error("batch_size", "expected an integer >= 1 or 'full' (got {v!r})", v=v)
+        raise field_error(info.field_name, f"expected an integer >= 1 or '{word}' (got {{v!r}})", v=v)
 
     @field_validator("early_stopping", mode="before")
     @classmethod

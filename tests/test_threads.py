@@ -1,0 +1,218 @@
+"""The BLAS thread count: finding NumPy's OpenBLAS, the forced count, and the tuner's choices."""
+
+import numpy as np
+import pytest
+
+import mlpcli
+from mlpcli import threads
+from mlpcli.callbacks import Callback
+from mlpcli.errors import ConfigError
+from mlpcli.threads import ThreadTuner, requested
+from mlpcli.trainer import Trainer
+
+
+class FakeBlas:
+    initial = 2
+
+    def __init__(self):
+        self.n = 2
+
+    def set(self, n):
+        self.n = n
+
+
+class Machine:
+    """A simulated run: a step's seconds by (busy, threads), and the idle CPU time it leaves."""
+
+    STEP = {(False, 2): 1.0e-3, (False, 1): 1.6e-3, (True, 2): 3.0e-3, (True, 1): 1.8e-3}
+
+    def __init__(self, report_idle=True, step=None):
+        self.STEP = step or self.STEP
+        self.clock = self.idle = 0.0
+        self.busy = False
+        self.blas = FakeBlas()
+        self.tuner = ThreadTuner(self.blas, 2, clock=lambda: self.clock,
+                                 idle=(lambda: self.idle) if report_idle else (lambda: None))
+
+    def run(self, seconds, busy):
+        """Steps for ``seconds`` of simulated time; returns the seconds spent at each count."""
+        self.busy, end, spent = busy, self.clock + seconds, {1: 0.0, 2: 0.0}
+        while self.clock < end:
+            n = self.blas.n
+            t = self.STEP[(busy, n)]
+            self.clock += t
+            if not busy and n == 1:  # one thread on an idle machine leaves a core idle
+                self.idle += t
+            spent[n] += t
+            self.tuner.tick()
+        return spent
+
+
+def test_idle_machine_keeps_every_thread_after_one_trial_of_fewer():
+    m = Machine()
+    spent = m.run(30, busy=False)
+    assert m.blas.n == 2
+    assert m.tuner.switches == 2  # the start: one window with one thread, then back
+    assert spent[1] < 0.3  # one window of about 0.15 s of steps
+
+
+def test_a_competing_process_moves_to_one_thread_and_its_end_back_to_two():
+    m = Machine()
+    m.run(5, busy=False)
+    spent = m.run(60, busy=True)
+    assert m.blas.n == 1
+    steps = spent[1] / 1.8e-3 + spent[2] / 3.0e-3
+    assert steps > 0.95 * 60 / 1.8e-3  # within 5% of one thread throughout: a few trials of two
+    spent = m.run(10, busy=False)
+    assert m.blas.n == 2
+    assert spent[1] < 0.5  # the idle core is noticed within a few windows
+
+
+def test_without_idle_figures_more_threads_are_retried_with_growing_waits():
+    m = Machine(report_idle=False)
+    m.run(5, busy=False)
+    m.run(60, busy=True)
+    trials_busy = m.tuner.switches
+    spent = m.run(60, busy=False)
+    assert m.blas.n == 2 and spent[1] <= m.tuner.max_recheck + 1
+    m.run(60, busy=True)
+    assert m.tuner.switches - trials_busy < 30  # waits doubled: few trials in a minute of load
+
+
+def test_a_trial_far_slower_than_the_count_it_left_stops_after_one_step():
+    """A heavily loaded machine (two threads 100x slower than one): trials cost a step each."""
+    m = Machine(step={(False, 2): 1.0e-3, (False, 1): 1.6e-3, (True, 2): 0.2, (True, 1): 2.0e-3})
+    m.run(2, busy=False)
+    spent = m.run(60, busy=True)
+    assert m.blas.n == 1
+    assert spent[2] < 0.05 * 60, spent  # detection, then each trial of two threads stopped after its first step
+
+
+def test_a_busy_start_is_found_by_the_first_trials():
+    m = Machine()
+    spent = m.run(20, busy=True)
+    assert m.blas.n == 1 and spent[2] < 1.0
+
+
+@pytest.mark.parametrize("env, cfg, expected", [
+    (None, "auto", None), (None, 3, 3), ("2", 3, 3), ("2", "auto", 2), ("auto", "auto", None), (" ", "auto", None),
+])
+def test_forced_count_from_the_config_else_the_environment(monkeypatch, env, cfg, expected):
+    if env is None:
+        monkeypatch.delenv(threads.ENV, raising=False)
+    else:
+        monkeypatch.setenv(threads.ENV, env)
+    assert requested(cfg) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+def test_a_bad_forced_count_is_a_config_error_naming_its_source(monkeypatch, bad):
+    monkeypatch.setenv(threads.ENV, bad)
+    with pytest.raises(ConfigError, match=f"^{threads.ENV}: expected a thread count"):
+        requested("auto")
+
+
+def test_numpy_openblas_thread_count_is_set_and_restored():
+    control = threads.blas()
+    if control is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module knows")
+    try:
+        control.set(1)
+        assert control.get() == 1
+        a = np.ones((300, 300), np.float32)
+        assert float((a @ a)[0, 0]) == 300.0  # still computes
+    finally:
+        threads.restore()
+    assert control.get() == control.initial
+
+
+def test_tuner_only_where_there_is_a_choice(monkeypatch):
+    if threads.blas() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module knows")
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    try:
+        assert threads.tuner_for(1, 10**9) is None and threads.blas().get() == 1  # forced: set, no tuner
+        threads.restore()
+        assert threads.tuner_for(None, threads.SPLIT_MNK) is None  # GEMMs OpenBLAS never splits
+        tuner = threads.tuner_for(None, 128 * 784 * 256)
+        assert (tuner is not None) == (threads.blas().initial >= 2)
+    finally:
+        threads.restore()
+
+
+# ---------------------------------------------------------------------------- in training
+needs_openblas = pytest.mark.skipif(threads.blas() is None, reason="NumPy's BLAS is not an OpenBLAS this module knows")
+
+
+class SeenCounts(Callback):
+    def __init__(self):
+        self.counts = set()
+
+    def on_batch_end(self, trainer, loss):
+        self.counts.add(threads.blas().get())
+
+
+@needs_openblas
+@pytest.mark.parametrize("how", ["config", "environment"])
+def test_a_forced_count_holds_while_training_and_is_given_back(monkeypatch, how):
+    monkeypatch.setenv(threads.ENV, "1") if how == "environment" else monkeypatch.delenv(threads.ENV, raising=False)
+    overrides = ["training.epochs=2", "data.repeat=8", "training.batch_size=4"]
+    cfg = mlpcli.load_config(None, overrides + (["training.threads=1"] if how == "config" else []))
+    seen = SeenCounts()
+    mlpcli.train(cfg, [seen])
+    assert seen.counts == {1}
+    assert threads.blas().get() == threads.blas().initial
+
+
+@needs_openblas
+def test_the_tuner_times_batches_only_when_openblas_would_split_a_gemm(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    big = Trainer(mlpcli.load_config(None, ["model.layers=[784,256,10]", "training.batch_size=128", "data.name=npy",
+                                            "data.train=x.npz"]), data=_random_data(256, 784, 10))
+    small = Trainer(mlpcli.load_config(None, ["model.layers=[2,8,1]"]))
+    kinds = [type(c) for t in (big, small) for c in t.callbacks.callbacks if isinstance(c, threads.ThreadCount)]
+    assert kinds == [threads.TunedThreadCount if threads.blas().initial > 1 else threads.ThreadCount, threads.ThreadCount]
+    assert small.callbacks.batch_hooks == [] or all(
+        not isinstance(getattr(h, "__self__", None), threads.ThreadCount) for h in small.callbacks.batch_hooks)
+
+
+def _random_data(n, d, k):
+    from mlpcli.data import Dataset, Split
+
+    rng = np.random.default_rng(0)
+    return Dataset(train=Split(rng.random((n, d), dtype=np.float32), rng.integers(0, k, n)), task="classification")
+
+
+def test_a_bad_thread_count_in_the_environment_exits_2_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {**os.environ, threads.ENV: "many"}
+    r = subprocess.run([sys.executable, "-m", "mlpcli", "train", str(ROOT / "configs/xor.yaml"), "-q", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert "MLPCLI_THREADS: expected a thread count >= 1 or 'auto' (got 'many')" in r.stderr
+
+
+def test_mlp_train_threads_option_is_the_config_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlpcli.cli import app
+
+    from .conftest import ROOT
+
+    r = CliRunner().invoke(app, ["train", str(ROOT / "configs/xor.yaml"), "--threads", "1", "--set", "training.epochs=2",
+                                 "-q", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert mlpcli.load_config(tmp_path / "run" / "config.yaml").training.threads == 1
+    assert CliRunner().invoke(app, ["train", str(ROOT / "configs/xor.yaml"), "--threads", "0"]).exit_code == 2
+
+
+@pytest.mark.parametrize("bad", [0, -2, "two", 1.5, True])
+def test_training_threads_must_be_a_count_or_auto(bad):
+    with pytest.raises(ConfigError, match=r"training\.threads: expected an integer >= 1 or 'auto'"):
+        mlpcli.load_config(None, [f"training.threads={bad}"])

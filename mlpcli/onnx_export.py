@@ -12,7 +12,7 @@ The graph is the network with what mlpcli does around it (README, "ONNX export")
   names of a table, else class indices); ``predictions`` (N, outputs) for regression, in the
   target's original units.
 
-Standard ONNX operators at opset ``OPSET`` (``OneHotEncoder`` from ``ai.onnx.ml`` for
+Standard ONNX operators at opset ``OPSET`` (``LabelEncoder`` from ``ai.onnx.ml`` for
 categories). The graph computes in the checkpoint's dtype (float32 unless trained in float64).
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from .errors import CheckpointError, DependencyError
 
 OPSET = 17  # ai.onnx; onnxruntime >= 1.13 runs it
-ML_OPSET = 3  # ai.onnx.ml, for OneHotEncoder
+ML_OPSET = 3  # ai.onnx.ml, for LabelEncoder (string -> category index)
 INSTALL = 'python -m pip install -e ".[onnx]"'
 
 
@@ -102,8 +102,9 @@ def _array_inputs(g, net, norm):
 
 
 def _table_inputs(g, spec, na_values):
-    """One (N, 1) input per table column: numbers imputed and scaled; categories (strings) with a
-    missing value (one of ``na_values``) taken as the fill category, then one-hot (unseen: zeros)."""
+    """One (N, 1) input per table column: numbers imputed and scaled; categories (strings) coded by
+    a LabelEncoder (a missing value, one of ``na_values``, as the fill category; an unseen one as -1)
+    and one-hot by comparison with 0..k-1, so that an unseen category is all zeros."""
     from onnx import TensorProto, helper
 
     info, parts, described = [], [], []
@@ -119,13 +120,13 @@ def _table_inputs(g, spec, na_values):
             described.append(f"{name} ({g.dtype.name})")
         else:
             info.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["N", 1]))
-            x = name
-            if c["fill"] is not None:
-                for na in na_values:
-                    missing = g.op("Equal", [x, g.const("na", [[na]], object)])
-                    x = g.op("Where", [missing, g.const("fill", [[c["fill"]]], object), x])
-            hot = g.op("OneHotEncoder", [x], domain="ai.onnx.ml", cats_strings=list(c["categories"]), zeros=1)
-            hot = g.op("Reshape", [hot, g.const("shape", [-1, len(c["categories"])], np.int64)])  # (N, 1, k) -> (N, k)
+            cats = list(c["categories"])
+            keys = {v: i for i, v in enumerate(cats)}
+            if c["fill"] is not None:  # a missing value counts as the fill category
+                keys.update({na: cats.index(c["fill"]) for na in na_values if na not in keys})
+            code = g.op("LabelEncoder", [name], domain="ai.onnx.ml", keys_strings=list(keys),
+                        values_int64s=list(keys.values()), default_int64=-1)  # unseen: -1
+            hot = g.op("Equal", [code, g.const("categories", [list(range(len(cats)))], np.int64)])  # (N, k); -1: zeros
             parts.append(g.op("Cast", [hot], to=g.elem()))
             described.append(f"{name} (string)")
     X = g.op("Concat", parts, axis=1) if len(parts) > 1 else parts[0]
@@ -187,8 +188,8 @@ def build_model(net):
     meta = getattr(net, "meta", None) or {}
     spec = norm if norm.get("kind") == "table" else None
     if spec is not None:
-        na = getattr(getattr(getattr(net, "config", None), "data", None), "na_values", None) or [""]
-        X, inputs, in_doc = _table_inputs(g, spec, [str(v) for v in na])
+        na = getattr(getattr(getattr(net, "config", None), "data", None), "na_values", None) or []
+        X, inputs, in_doc = _table_inputs(g, spec, list(dict.fromkeys(["", *map(str, na)])))  # "" is always missing
         task = spec["target"]["task"]
     else:
         X, inputs, in_doc = _array_inputs(g, net, norm)

@@ -145,3 +145,66 @@ def test_mnist_onnx_equals_predict_proba(tmp_path):
     assert err <= 1e-5
     np.testing.assert_array_equal(label, ref.argmax(1))
     assert (label == np.load(data / "test_labels.npy")).mean() > 0.9
+
+
+def _table_csv(path, rng, n, task, extra_rows=()):
+    """A table with an id, two numeric columns and a categorical one, missing values in both kinds."""
+    colors = np.array(["red", "green", "blue"])
+    lines = ["id,age,color,size,target"]
+    for i in range(n):
+        age, size, c = rng.uniform(20, 70), rng.normal(5, 2), rng.integers(3)
+        y = ("yes" if age / 50 + (c == 0) - 0.3 * size > 0.2 else "no") if task == "classification" \
+            else f"{1000 + 30 * age - 200 * (c == 1) + rng.normal(0, 5):.3f}"
+        lines.append(",".join([str(i), "" if i % 11 == 3 else f"{age:.2f}", "NA" if i % 13 == 5 else str(colors[c]),
+                               f"{size:.3f}", y]))
+    lines += [",".join(r) for r in extra_rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _onnx_feed(sess, path, na=("", "NA")):
+    """The columns of a CSV as onnxruntime inputs: numbers as floats (missing: NaN), categories as text."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    feed = {}
+    for i in sess.get_inputs():
+        if i.type == "tensor(string)":
+            feed[i.name] = np.array([[r[i.name]] for r in rows], object)
+        else:
+            feed[i.name] = np.array([[np.nan if r[i.name] in na else float(r[i.name])] for r in rows], np.float32)
+    return feed
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_table_encoding_is_in_the_graph(task, tmp_path):
+    """A table with missing numbers and categories, an unseen category and the target in class
+    names or original units: onnxruntime equals mlp predict --proba (or the predictions)."""
+    pytest.importorskip("mlpcli.preprocess")  # the table dataset
+    rng = np.random.default_rng(0)
+    train = _table_csv(tmp_path / "train.csv", rng, 160, task)
+    new = _table_csv(tmp_path / "new.csv", rng, 40, task, extra_rows=[("900", "33", "purple", "4.5", "yes" if task == "classification" else "1"),
+                                                                         ("901", "NA", "", "", "no" if task == "classification" else "2")])
+    head = "model: {layers: [5, 8, 1], activation: tanh, output: %s}\nloss: %s\n" % (
+        ("sigmoid", "binary_cross_entropy") if task == "classification" else ("identity", "squared_error"))
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(f"data: {{name: table, train: {train}, target: target, drop: [id]}}\n" + head +
+                   "optimizer: {name: adam, lr: 0.02}\ntraining: {epochs: 30, batch_size: 16}\n")
+    ckpt = _train(tmp_path, cfg)
+    ref = _predict_proba(ckpt, new, tmp_path) if task == "classification" else None
+    if ref is None:
+        r = mlp("predict", ckpt, new, "--out", tmp_path / "pred.npy")
+        assert r.exit_code == 0, r.output
+        ref = np.load(tmp_path / "pred.npy")
+    sess = session(_export(ckpt, tmp_path))
+    assert [i.name for i in sess.get_inputs()] == ["age", "color", "size"]
+    out = sess.run(None, _onnx_feed(sess, new))
+    if task == "classification":
+        proba, label = out
+        np.testing.assert_allclose(proba, ref, atol=1e-5)
+        assert set(label) <= {"no", "yes"}
+        np.testing.assert_array_equal(label, np.array(["no", "yes"])[(ref[:, 1] > 0.5).astype(int)])
+    else:
+        assert np.abs(ref).mean() > 500  # original units, not the standardised targets the network learnt
+        np.testing.assert_allclose(out[0].ravel(), ref.ravel(), rtol=1e-5, atol=1e-5 * np.abs(ref).max())

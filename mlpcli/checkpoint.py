@@ -21,14 +21,19 @@ import json
 import os
 import re
 import zipfile
+import zlib
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError, MLPError
+from .checkmeta import validate_meta
+from .errors import CheckpointError, ConfigError, MLPError, WriteError
+from .memory import check_allocation
+from .safeio import open_regular
 
 FORMAT, VERSION = "mlpcli-checkpoint", 1
 COMMENT_PREFIX = "mlpcli-meta-sha256:"
 MAX_DEFLATE_RATIO = 1100  # deflate cannot compress beyond ~1032:1; a larger claim is a lie
+MIN_RATIO_CHECKED = 1 << 20  # members up to 1 MiB may compress as well as they like
 MAX_META_BYTES = 64 << 20
 MAX_HEADER_BYTES = 10_000
 _MEMBER = re.compile(r"^[A-Za-z0-9_.]+\.npy$")
@@ -49,21 +54,43 @@ def fsync_dir(path) -> None:
 
 
 def atomic_write(path, write) -> None:
-    """Call ``write(f)`` on a temporary file beside ``path``, then fsync and rename it into place."""
+    """Call ``write(f)`` on a temporary file beside ``path``, then fsync and rename it into place.
+
+    The temporary name is created exclusively (a file or directory already there is never
+    reused); an OS failure (disk full, read-only, file too large) is a WriteError naming the
+    path, and leaves ``path`` as it was.
+    """
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp = None
     try:
-        with open(tmp, "wb") as f:
+        fd, tmp = _exclusive_temp(d, os.path.basename(path))
+        with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(e, OSError):
+            from .safeio import os_reason
+
+            raise WriteError(f"{path}: cannot write: {os_reason(e)}") from None
         raise
     fsync_dir(d)
+
+
+def _exclusive_temp(d: str, base: str):
+    """(fd, path) of a new temporary file ``.<base>.<pid>[-n].tmp`` in directory ``d``."""
+    for i in range(100):
+        tmp = os.path.join(d, f".{base}.{os.getpid()}{'' if i == 0 else f'-{i}'}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, "no free temporary name", os.path.join(d, f".{base}.{os.getpid()}.tmp"))
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -101,18 +128,28 @@ def save_checkpoint(path, arrays: dict, meta: dict, raw_json: dict | None = None
 class _Reader:
     """Reads members of one checkpoint zip, checking each header before any data."""
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise CheckpointError(f"{self.path}: no such checkpoint file")
-        if os.path.isdir(self.path):
-            raise CheckpointError(f"{self.path}: is a directory, expected a checkpoint .npz")
-        if os.path.getsize(self.path) == 0:
-            raise CheckpointError(f"{self.path}: empty file, not a checkpoint")
+    def __init__(self, path, error=CheckpointError, noun: str = "checkpoint", max_ratio: int = MAX_DEFLATE_RATIO):
+        self.path, self._error = os.fspath(path), error
+        f = open_regular(self.path, error, f"{noun} file", f"a {noun} .npz" if noun == "checkpoint" else "an .npz file")
         try:
-            self.zf = zipfile.ZipFile(self.path)
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise error(f"{self.path}: empty file, not a {noun}")
+            self.zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise CheckpointError(f"{self.path}: not a checkpoint (.npz zip archive): {e}") from None
+            f.close()
+            raise error(f"{self.path}: not a {noun} (.npz zip archive): {e}") from None
+        except BaseException:
+            f.close()
+            raise
+        self._file = f
+        try:
+            self._check_members(size, max_ratio)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_members(self, size: int, max_ratio: int) -> None:
         infos = self.zf.infolist()
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
@@ -120,28 +157,34 @@ class _Reader:
         for n in names:
             if not _MEMBER.match(n):
                 raise self.error(f"unexpected member {n!r}")
-        size = os.path.getsize(self.path)
         for i in infos:  # declared sizes against the file itself: nothing larger is ever allocated
             if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise self.error(f"member {i.filename!r} uses an unsupported compression")
+            if i.flag_bits & 0x1:
+                raise self.error(f"member {i.filename!r} is encrypted")
             if i.header_offset + i.compress_size > size or (
                     i.file_size != i.compress_size if i.compress_type == zipfile.ZIP_STORED
-                    else i.file_size > MAX_DEFLATE_RATIO * max(i.compress_size, 1)):
-                raise self.error(f"member {i.filename!r} declares {i.file_size} bytes, more than the file can hold")
+                    else i.file_size > max(max_ratio * max(i.compress_size, 1), MIN_RATIO_CHECKED)):
+                raise self.error(f"member {i.filename!r} declares {i.file_size:,} bytes from {i.compress_size:,} "
+                                 f"compressed, more than the file can hold (a zip bomb?)")
         self.infos = {i.filename[:-4]: i for i in infos}
 
     def error(self, msg):
-        return CheckpointError(f"{self.path}: {msg}")
+        return self._error(f"{self.path}: {msg}")
 
     def close(self):
         self.zf.close()
+        self._file.close()
 
     def header(self, name):
         """(file, shape, dtype, nbytes) of a member, checked to be a plain little-endian array."""
         info = self.infos.get(name)
         if info is None:
             raise self.error(f"missing array {name!r}")
-        f = self.zf.open(info)
+        try:
+            f = self.zf.open(info)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, ValueError, EOFError) as e:
+            raise self.error(f"array {name!r} cannot be read: {e}") from None
         try:
             try:
                 version = np.lib.format.read_magic(f)
@@ -153,7 +196,7 @@ class _Reader:
                     raise ValueError(f"unsupported .npy version {version}")
             except Exception as e:  # noqa: BLE001 - any malformed header is one error
                 raise self.error(f"array {name!r} has a malformed .npy header: {e}") from None
-            if dtype.hasobject or dtype.kind not in "fiuS" or dtype.byteorder == ">":
+            if dtype.hasobject or dtype.kind not in "fiubS" or dtype.byteorder == ">":
                 raise self.error(f"array {name!r} has dtype {dtype}; expected a plain numeric array")
             if fortran:
                 raise self.error(f"array {name!r} is in Fortran order; expected C order")
@@ -173,21 +216,26 @@ class _Reader:
                 raise self.error(f"array {name!r} has shape {tuple(got_shape)}, the config needs {tuple(shape)}")
             if dtypes is not None and dtype not in dtypes:
                 raise self.error(f"array {name!r} has dtype {dtype}, expected {' or '.join(map(str, dtypes))}")
+            check_allocation(nbytes, f"{self.path}: array {name!r} of shape {tuple(got_shape)}", self._error)
             a = np.empty(got_shape, dtype)
             buf = memoryview(a.reshape(-1).view(np.uint8)) if a.size else memoryview(bytearray())
-            got = f.readinto(buf) if a.size else 0
-            if got != nbytes or f.read(1):
+            try:
+                got = f.readinto(buf) if a.size else 0
+                extra = f.read(1)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:  # bad CRC, broken deflate
+                raise self.error(f"array {name!r} cannot be read: {e}") from None
+            if got != nbytes or extra:
                 raise self.error(f"array {name!r} is truncated")
         return a
 
 
-def _open(path) -> _Reader:
+def _open(path, error=CheckpointError, noun: str = "checkpoint", max_ratio: int = MAX_DEFLATE_RATIO) -> _Reader:
     try:
-        return _Reader(path)
-    except CheckpointError:
+        return _Reader(path, error, noun, max_ratio)
+    except MLPError:
         raise
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{os.fspath(path)}: not a readable checkpoint: {e}") from None
+        raise error(f"{os.fspath(path)}: not a readable {noun}: {e}") from None
 
 
 def _read_meta(r: _Reader) -> dict:
@@ -256,6 +304,7 @@ def read_checkpoint(path) -> tuple[dict, dict, object]:
             cfg = validate(meta["config"], f"{r.path} (its config)")
         except ConfigError as e:
             raise r.error(f"its config is invalid: {e}") from None
+        validate_meta(meta, cfg, r.path)
         expected = expected_arrays(cfg, meta)
         present = set(r.infos) - {"meta"}
         if present != set(expected):
@@ -275,6 +324,8 @@ def read_checkpoint(path) -> tuple[dict, dict, object]:
             a = r.read(name, expected[name], (dtype,))
             if meta["sha256"].get(name) != sha256(a):
                 raise r.error(f"array {name!r} fails its SHA-256 checksum (the file is corrupted)")
+            if not np.isfinite(a).all():
+                raise r.error(f"array {name!r} holds NaN or infinite values")
             arrays[name] = a
         return arrays, meta, cfg
     except MLPError as e:

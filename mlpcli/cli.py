@@ -14,14 +14,43 @@ import sys
 from pathlib import Path
 
 import typer
+import typer.core
 
 from . import __version__
 from .clihelp import Typer, examples_epilog
 
-app = Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
-                  help="Train multilayer perceptrons in pure NumPy from YAML configs.",
-                  epilog=examples_epilog(["mlp init my.yaml && mlp train my.yaml", "mlp eval runs/xor --json",
-                                          "mlp COMMAND --help"]))
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (a missing argument, a bad option value) as one line on stderr and exit 2,
+    like every other bad input, instead of click's usage block."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        vendored = getattr(typer.core, "_click", None)  # typer >= 0.20 vendors click
+        if vendored is None:
+            import click as vendored
+        click = vendored.exceptions
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.NoArgsIsHelpError as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None and isinstance(e, click.UsageError) else ""
+            sys.stderr.write(f"mlp: error: {' '.join(e.format_message().split())}{hint}\n")
+            sys.exit(e.exit_code)
+        except click.Abort:
+            sys.stderr.write("mlp: aborted\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+            help="Train multilayer perceptrons in pure NumPy from YAML configs.",
+            epilog=examples_epilog(["mlp init my.yaml && mlp train my.yaml", "mlp eval runs/xor --json",
+                                    "mlp COMMAND --help"]))
 data_app = Typer(no_args_is_help=True, help="Prepare datasets.")
 app.add_typer(data_app, name="data")
 
@@ -31,8 +60,17 @@ SET = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help=SET_HELP)
 
 def fail(message: str, code: int = 2):
     """One line on stderr, then exit with ``code``."""
-    sys.stderr.write(f"mlp: error: {message}\n")
+    sys.stderr.write(f"mlp: error: {' '.join(str(message).split())}\n")
     raise typer.Exit(code)
+
+
+def require_finite(**options) -> None:
+    """Numbers given on the command line are finite: ``--min-accuracy nan`` is bad usage, not a gate."""
+    import math
+
+    for name, value in options.items():
+        if value is not None and not math.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number (got {value})")
 
 
 def gate_failed(message: str):
@@ -54,21 +92,60 @@ def command(fn):
         from .errors import MLPError
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full stdout (/dev/full) fails here, not at interpreter exit
+            return result
         except MLPError as e:
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             sys.stderr.write("mlp: interrupted\n")
             raise typer.Exit(130) from None
         except BrokenPipeError:
+            _silence_stdout()
             raise typer.Exit(0) from None
+        except OSError as e:  # the environment failed: a full disk or stdout, a missing or read-only place
+            from .safeio import os_reason
+
+            if e.filename is None:
+                _silence_stdout()
+            fail(f"{e.filename or '<stdout>'}: {os_reason(e)}")
+        except MemoryError:
+            fail("out of memory (the network or the data is too large for this machine; try smaller model.layers "
+                 "or training.batch_size)")
 
     return wrapper
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of unwritable output cannot fail."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """One strict JSON object on stdout: NaN and infinities, which JSON has no words for, become null."""
+    text = json.dumps(_strict(obj), indent=2, default=_json_default, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _strict(o):
+    import math
+
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if type(o).__module__ == "numpy":
+        return _strict(_json_default(o))
+    return o
 
 
 def _json_default(o):
@@ -184,6 +261,7 @@ def eval_(
 
     if split not in ("test", "train", "val"):
         fail(f"--split must be test, train or val (got {split!r})")
+    require_finite(min_accuracy=min_accuracy, min_r2=min_r2)
     report = evaluate_checkpoint(checkpoint, data, split, set_)
     m = report["metrics"]
     failed = None
@@ -268,6 +346,7 @@ def gradcheck(
     """
     from .evaluation import run_gradcheck
 
+    require_finite(eps=eps, tol=tol)
     if eps <= 0 or tol <= 0 or samples < 1 or max_entries < 1:
         fail("--eps, --tol, --samples and --max-entries must be positive")
     checks, source = run_gradcheck(target, set_, eps, data, samples, max_entries)
@@ -338,8 +417,10 @@ def init(
 
     if path.exists() and not force:
         fail(f"{path}: exists already (use --force to overwrite)")
+    from .checkpoint import atomic_write_text
+
     text = starter_config(dataset)
-    path.write_text(text)
+    atomic_write_text(path, text)
     sys.stderr.write(f"wrote {path}; train it with: mlp train {path}\n")
 
 

@@ -238,6 +238,11 @@ class OptimizerConfig(NamedSection):
     def registry(cls):
         return {name: tuple(o.hyperparams) for name, o in OPTIMIZERS.items()}
 
+    @field_validator("betas", mode="before")
+    @classmethod
+    def _betas_list(cls, v):
+        return tuple(v) if isinstance(v, list) else v  # YAML and JSON give a list
+
     @field_validator("betas")
     @classmethod
     def _betas(cls, v):
@@ -331,7 +336,7 @@ class CheckpointConfig(Section):
 class Config(Section):
     """The whole configuration of a run."""
 
-    seed: int = Field(0, description="Seed of every random stream (init, shuffling, data noise).")
+    seed: int = Field(0, ge=0, description="Seed of every random stream (init, shuffling, data noise); >= 0.")
     data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=also({"enum": list(DATASET_KEYS)}))
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).",
@@ -365,6 +370,22 @@ class Config(Section):
         es = self.training.early_stopping
         if es is not None and self.training.epochs and es.monitor.startswith("val_") and not self.data.validation_split:
             raise field_error("monitor", "{m!r} needs data.validation_split > 0", m=es.monitor, at="training.early_stopping.monitor")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_memory(self):
+        """Sizes are checked before anything is allocated (README: exit codes)."""
+        from .memory import data_too_large, network_too_large
+
+        d, t = self.data, self.training
+        batch = t.batch_size if isinstance(t.batch_size, int) else 1
+        too_large = network_too_large(self.model.layers, 4 if t.dtype == "float32" else 8, min(batch, 1 << 16))
+        if d.name == "xor":
+            too_large = too_large or data_too_large(4 * d.repeat, 3, "data.repeat")
+        elif d.name == "regression":
+            too_large = too_large or data_too_large(d.n_samples, 6, "data.n_samples")
+        if too_large:
+            raise field_error("memory", "{message}", message=too_large[1], at=too_large[0])
         return self
 
     # ------------------------------------------------------------------ helpers

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DataError
+from .memory import available_bytes, check_allocation
+from .safeio import open_regular
 
 MATERIALIZE_LIMIT = 2 << 30  # inputs up to 2 GiB (as floats) are normalised once in memory
+MAX_NPZ_RATIO = 100  # a data .npz member that decompresses more than 100:1 (above 1 MiB) is a zip bomb
 
 
 @dataclass
@@ -85,18 +88,27 @@ def normalize_(X, norm: dict):
     return X
 
 
-def prepare_inputs(X, norm, dtype, rows=None):
-    """The training inputs the loop gathers batches from: normalised floats in memory, converted
-    block by block straight from the source (no full-size intermediate), or a lazy view of a file
-    too large for memory."""
+def prepare_inputs(X, norm, dtype, rows=None, source: str = "", name: str = "inputs", lazy: bool = True):
+    """Inputs as the network reads them: normalised floats of the training dtype in memory,
+    converted block by block straight from the source (no full-size intermediate), or (``lazy``)
+    a lazy view of a file too large for memory. Either way every value is checked to be finite
+    after conversion and normalisation (1e39 is inf in float32)."""
     n = len(X) if rows is None else len(rows)
-    if np.dtype(dtype).itemsize * n * X.shape[1] > MATERIALIZE_LIMIT:
-        return LazyInputs(X, norm, dtype, rows)
+    nbytes = np.dtype(dtype).itemsize * n * X.shape[1]
+    if lazy and nbytes > min(MATERIALIZE_LIMIT, available_bytes() // 2):
+        view = LazyInputs(X, norm, dtype, rows)
+        for i in range(0, n, 8192):
+            check_finite(view[i : i + 8192], name, source, dtype)
+        return view
+    check_allocation(nbytes, f"{source}: {name} ({n:,} x {X.shape[1]:,} {np.dtype(dtype).name})", DataError)
     out = np.empty((n, X.shape[1]), dtype)
     for i, c in _chunks(X, rows):
         out[i : i + len(c)] = c
         release_pages(X)  # rows are read in order: what is copied is not needed again
-    return normalize_(out, norm)
+    with np.errstate(over="ignore", invalid="ignore"):
+        normalize_(out, norm)
+    check_finite(out, name, source, dtype)
+    return out
 
 
 def release_pages(X) -> None:
@@ -119,6 +131,7 @@ class LazyInputs:
 
     def __init__(self, X, norm, dtype, rows=None):
         self.raw, self.norm, self.dtype, self.rows = X, norm, np.dtype(dtype), rows
+        self._stamp = _stamp(X)
         self.shape, self.ndim = (len(X) if rows is None else len(rows), X.shape[1]), 2
 
     def __len__(self):
@@ -128,36 +141,50 @@ class LazyInputs:
         return self.raw[idx] if self.rows is None else self.raw[self.rows[idx]]
 
     def __getitem__(self, idx):
-        return normalize_(np.array(self._raw_rows(idx), dtype=self.dtype), self.norm)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return normalize_(np.array(self._raw_rows(idx), dtype=self.dtype), self.norm)
 
     def take(self, idx, out):
         out[...] = self._raw_rows(np.asarray(idx))
         return normalize_(out, self.norm)
+
+    def check_unchanged(self) -> None:
+        """A memory-mapped file rewritten or truncated during the run would kill the process with
+        SIGBUS: the trainer calls this at each epoch start (README: the file must not change)."""
+        if self._stamp is not None and _stamp(self.raw) != self._stamp:
+            raise DataError(f"{self.raw.filename}: changed during the run (its size or modification time); "
+                            f"a data file must not change while mlp trains on it")
+
+
+def _stamp(X):
+    """(inode, size, mtime) of the file a memory-mapped array reads, or None."""
+    name = getattr(X, "filename", None)
+    try:
+        st = os.stat(name) if name else None
+    except OSError:
+        return ("missing",)
+    return None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 # ---------------------------------------------------------------------------- loading arrays
 def load_array(path, what: str = "array") -> np.ndarray:
     """A numeric array from .npy (memory-mapped) or the x/y of an .npz; never unpickles."""
     path = str(path)
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a directory, expected a .npy file")
-    with open(path, "rb") as f:
+    with open_regular(path, DataError, "file", "a .npy file") as f:
         magic = f.read(6)
     if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
         raise DataError(f"{path}: not a .npy or .npz file")
+    if magic.startswith(b"PK"):
+        raise DataError(f"{path}: an .npz holds several arrays; give it as the split itself (train: {path})")
     try:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
         msg = str(e)
         if "pickle" in msg.lower() or "object" in msg.lower():
             raise DataError(f"{path}: holds Python objects (an object array); expected a numeric array") from None
-        raise DataError(f"{path}: not a readable .npy/.npz file: {msg}") from None
+        raise DataError(f"{path}: not a readable .npy/.npz file: {' '.join(msg.split())}") from None
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: not a readable .npy/.npz file: {e}") from None
-    if isinstance(a, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: an .npz holds several arrays; give it as the split itself (train: {path})")
     return _numeric(a, path)
 
 
@@ -170,18 +197,16 @@ def _numeric(a, path):
 def load_xy(spec, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) of an ``XY`` config: two .npy files, or one .npz with arrays x and y."""
     if spec.y is None:
+        from .checkpoint import _open
+
         path = spec.x
-        if not os.path.exists(path):
-            raise DataError(f"{path}: no such file")
+        r = _open(path, DataError, "data", MAX_NPZ_RATIO)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                if not isinstance(z, np.lib.npyio.NpzFile) or not {"x", "y"} <= set(z.files):
-                    raise DataError(f"{path}: expected an .npz with arrays 'x' and 'y' (or give {what}.y)")
-                X, y = _numeric(z["x"], f"{path}[x]"), _numeric(z["y"], f"{path}[y]")
-        except DataError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any malformed file is one DataError
-            raise DataError(f"{path}: not a readable .npz file: {e}") from None
+            if not {"x", "y"} <= set(r.infos):
+                raise DataError(f"{path}: expected an .npz with arrays 'x' and 'y' (or give {what}.y)")
+            X, y = _numeric(r.read("x"), f"{path}[x]"), _numeric(r.read("y"), f"{path}[y]")
+        finally:
+            r.close()
         return X, y
     return load_array(spec.x), load_array(spec.y)
 
@@ -258,11 +283,24 @@ def _check_split(X, y, name, source):
     return X, y
 
 
-def check_finite(a, name, source):
+def check_finite(a, name, source, dtype=None):
+    """Refuse NaN and infinities; with ``dtype``, ``a`` is already converted (and normalised), and
+    the message says so (1e39 is a finite float64 but inf in float32)."""
     if a.dtype.kind == "f":
         for i in range(0, len(a), 65536):  # chunked: memory-mapped files are not read whole
             if not np.isfinite(a[i : i + 65536]).all():
-                raise DataError(f"{source}: {name} contains NaN or infinite values")
+                how = (f" after conversion to {np.dtype(dtype).name} and normalisation (values beyond {np.dtype(dtype).name}'s "
+                       f"range, or a data.scale too small?)") if dtype is not None else ""
+                raise DataError(f"{source}: {name} contain NaN or infinite values{how}")
+
+
+def _finite_targets(y, name, source, dtype):
+    """Float targets as the loss sees them, in the training dtype, must be finite."""
+    if y.dtype.kind == "f":
+        for i in range(0, len(y), 65536):
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.asarray(y[i : i + 65536], dtype=dtype)).all():
+                    raise DataError(f"{source}: {name} contain values that are NaN or infinite in {np.dtype(dtype).name}")
 
 
 def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
@@ -288,8 +326,12 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
     Xtr, ytr = _check_split(np.asarray(Xtr) if not isinstance(Xtr, np.memmap) else Xtr, np.asarray(ytr), "train", source)
     if test is not None:
         Xte, yte = _check_split(test[0], np.asarray(test[1]), "test", source)
-    for a, n in ((Xtr, "train inputs"), (ytr, "train targets")) + (((Xte, "test inputs"), (yte, "test targets")) if test is not None else ()):
-        check_finite(a, n, source)
+    test_source = d.test.x if d.name == "npy" and d.test is not None else source
+    for a, n, src in ((Xtr, "train inputs", source), (ytr, "train targets", source)) + (
+            ((Xte, "test inputs", test_source), (yte, "test targets", test_source)) if test is not None else ()):
+        check_finite(a, n, src)
+        if n.endswith("targets"):
+            _finite_targets(a, n, src, cfg.training.dtype)
     task = check_fits_model(cfg, Xtr, ytr, source, "train")
     if test is not None:
         check_fits_model(cfg, Xte, yte, source, "test")
@@ -303,13 +345,15 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
         val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     norm = normalizer if normalizer is not None else fit_normalizer(d, Xtr, train_rows)
     dtype = cfg.training.dtype
-    y_train = ytr if train_rows is None else ytr[train_rows]
-    # the training set is gathered at random every step: in memory; the others are read in order: lazily
-    ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype, train_rows), y_train), task=task, normalizer=norm, source=source)
+    y_train = np.array(ytr) if train_rows is None else ytr[train_rows]  # targets are small: in memory
+    # every split in memory (a file changed during the run cannot reach validation or test), but a
+    # training set too large for memory, which stays memory-mapped and is checked at each epoch start
+    ds = Dataset(train=Split(prepare_inputs(Xtr, norm, dtype, train_rows, source, "train inputs"), y_train),
+                 task=task, normalizer=norm, source=source)
     if val_rows is not None:
-        ds.val = Split(LazyInputs(Xtr, norm, dtype, val_rows), ytr[val_rows])
+        ds.val = Split(prepare_inputs(Xtr, norm, dtype, val_rows, source, "validation inputs", lazy=False), ytr[val_rows])
     if test is not None:
-        ds.test = Split(LazyInputs(Xte, norm, dtype), yte)
+        ds.test = Split(prepare_inputs(Xte, norm, dtype, None, test_source, "test inputs", lazy=False), np.array(yte))
     return ds
 
 

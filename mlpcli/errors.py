@@ -23,6 +23,10 @@ class RunDirError(MLPError):
     """The run directory cannot be used (holds a run already, or is locked by another)."""
 
 
+class WriteError(MLPError):
+    """A file cannot be written: read-only or missing directory, disk full, file too large."""
+
+
 class DependencyError(MLPError):
     """An optional dependency (an extra) is not installed."""
 

@@ -13,6 +13,7 @@ from .config import load_config, validate
 from .data import check_finite, load_array, load_data, prepare_inputs
 from .errors import DataError
 from .losses import targets_for
+from .memory import check_allocation
 from .metrics import classification_report, predicted_classes, regression_metrics, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
@@ -40,10 +41,15 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     s = ds.split(split)
     classification = ds.task == "classification"
     t0 = time.perf_counter()
-    result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
-    A = outputs(net, s.X)
-    seconds = time.perf_counter() - t0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
     metrics, cm = result if classification else (result, None)
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
+    if bad:
+        raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad)} with this checkpoint "
+                        f"(inputs too large for {net.dtype.name}?)")
+    A = outputs(net, s.X, source=ds.source)
+    seconds = time.perf_counter() - t0
     pre = TablePreprocessor(net.normalizer) if net.normalizer.get("kind") == "table" else None
     report = {"metrics": metrics, "seconds": seconds, "task": ds.task, "checkpoint": net.path}
     if classification:
@@ -56,10 +62,16 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     return report
 
 
-def outputs(net, X, chunk=8192) -> np.ndarray:
-    """The network's outputs (n, k) for every row of X, a block at a time."""
-    return np.concatenate([np.asarray(net.forward(np.asarray(X[i : i + chunk])), np.float64).reshape(-1, net.layers[-1])
-                           for i in range(0, len(X), chunk)])
+def outputs(net, X, chunk=8192, source="inputs") -> np.ndarray:
+    """The network's outputs (n, k) for every row of X, a block at a time; never non-finite (values
+    too large for the network's dtype are bad input, not results)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = np.concatenate([np.asarray(net.forward(np.asarray(X[i : i + chunk])), np.float64).reshape(-1, net.layers[-1])
+                            for i in range(0, len(X), chunk)])
+    if not np.isfinite(A).all():
+        raise DataError(f"{source}: the network's outputs are not finite for some inputs (values too large for "
+                        f"{net.dtype.name}?)")
+    return A
 
 
 def print_report(report: dict, split: str) -> None:
@@ -103,7 +115,7 @@ def read_inputs(net, path):
     if X.shape[1] != net.layers[0]:
         raise DataError(f"{path}: inputs have {X.shape[1]} features but the network expects {net.layers[0]}")
     check_finite(X, "inputs", str(path))
-    return prepare_inputs(X, net.normalizer, net.dtype)
+    return prepare_inputs(X, net.normalizer, net.dtype, source=str(path), name="inputs", lazy=False)
 
 
 @dataclass
@@ -125,7 +137,7 @@ def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
         raise DataError(f"{inputs}: --keep carries table columns, but this model was trained on arrays")
     X = read_inputs(net, inputs)
     t0 = time.perf_counter()
-    A = net.forward(X)
+    A = outputs(net, X, source=str(inputs)).astype(net.dtype)
     pred = A if (proba or net.task == "regression") else predicted_classes(A)
     seconds = time.perf_counter() - t0
     flat = pred.reshape(len(pred), -1)
@@ -158,7 +170,7 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
                         f"data.missing: drop (set mean/median/most_frequent to impute)")
     X = pre.transform(table, net.dtype)
     t0 = time.perf_counter()
-    A = outputs(net, X)
+    A = outputs(net, X, source=str(path))
     seconds = time.perf_counter() - t0
     names = pre.target_names
     columns = {f"true_{name}" if name in names else name: np.asarray(table.columns[name].text(), dtype=object) for name in keep}
@@ -222,6 +234,7 @@ def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):
         cfg = load_config(target, overrides)
         cfg_eval = cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 0})})
         net, norm = MLP.from_config(cfg_eval), None
+    check_allocation(samples * sum(net.layers) * 8 * 6, f"--samples {samples:,}: a batch of that many samples")
     if use_data:
         ds = load_data(cfg, normalizer=norm)
         X = np.asarray(ds.train.X[:samples], dtype=np.float64)

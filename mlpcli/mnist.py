@@ -6,15 +6,18 @@ official ``.gz`` and a recompressed ``.gz`` are all accepted and anything else i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import struct
 import urllib.request
+import zlib
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, WriteError
+from .safeio import open_regular, os_reason
 
 FILES = {  # our name: (official file name, SHA-256 of the uncompressed IDX content, shape)
     "train_images": ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", (60000, 28, 28)),
@@ -38,14 +41,15 @@ def parse_idx(raw: bytes, source: str) -> np.ndarray:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        head = f.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
+    gz = False
     try:
-        with opener(path, "rb") as f:
-            raw = f.read(MAX_IDX_BYTES + 1)
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from None
+        with open_regular(path, DataError, "file", "an IDX file") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+            f.seek(0)
+            with gzip.GzipFile(fileobj=f, mode="rb") if gz else contextlib.nullcontext(f) as src:
+                raw = src.read(MAX_IDX_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as e:  # a corrupt .gz: bad header, broken deflate stream, bad CRC
+        raise DataError(f"{path}: cannot read{' (corrupt .gz)' if gz else ''}: {e}") from None
     if len(raw) > MAX_IDX_BYTES:
         raise DataError(f"{path}: larger than any MNIST file")
     return raw
@@ -90,14 +94,19 @@ def convert(out: str, src: str | None = None, report=print) -> dict:
     """Write train/test images and labels as .npy into ``out`` (from ``src`` or downloaded)."""
     from .checkpoint import atomic_write
 
-    os.makedirs(out, exist_ok=True)
-    written = {}
+    arrays = {}  # all four read and verified before anything is written: a bad file writes nothing
     for name in FILES:
         if src is not None:
             path = find_local(src, name)
-            arr = _verified(_read(path), name, path)
+            arrays[name] = _verified(_read(path), name, path)
         else:
-            arr = _verified(download(name), name, f"download of {FILES[name][0]}")
+            arrays[name] = _verified(download(name), name, f"download of {FILES[name][0]}")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"{out}: cannot create the output directory: {os_reason(e)}") from None
+    written = {}
+    for name, arr in arrays.items():
         dest = os.path.join(out, name + ".npy")
         atomic_write(dest, lambda f, a=arr: np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False))
         written[name] = {"path": dest, "shape": list(arr.shape), "sha256": FILES[name][1]}

@@ -58,9 +58,13 @@ def also(*alternatives):
 
 
 class Section(BaseModel):
-    """A mapping of the config: unknown keys are errors that suggest the closest valid key."""
+    """A mapping of the config: unknown keys are errors that suggest the closest valid key.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+    Types are strict, so a boolean is not a number (``epochs: true``) nor a number a boolean
+    (``shuffle: 1``), and numbers are finite (``lr: .inf`` and ``1e400`` are refused).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, strict=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -135,7 +139,7 @@ def format_error(err: dict, source: str, node, overridden) -> str:
         msg = f"{msg} (got {inp!r})"
     if err["type"] == "missing" and "message" not in ctx:
         msg = "required key is missing"
-    if any(path == o or path.startswith(o + ".") for o in overridden):
+    if any(path == o or path.startswith((o + ".", o + "[")) for o in overridden):
         return f"{source}: --set {path}: {msg}"
     line = line_of(node, loc) if node is not None else None
     where = f"{source}:{line}" if line else source

@@ -11,6 +11,7 @@ state plus every callback's, so ``--resume`` continues exactly as if the run had
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class StopFlag:
 
     def __init__(self):
         self.signum = 0
+        self.armed = False  # False until training starts: before, a signal stops at once (nothing to save)
 
 
 class Trainer:
@@ -112,6 +114,9 @@ class Trainer:
         set_state(self.shuffle_rng, meta["rng"]["shuffle"])
         self.epoch_rng_state = meta["rng"]["epoch_start"]
         self.epoch, self.batch, self.step = int(meta["epoch"]), int(meta["batch"]), int(meta["step"])
+        if self.batch >= self.n_batches:
+            raise CheckpointError(f"{path}: stopped at batch {self.batch} of an epoch, but this data has {self.n_batches} "
+                                  f"batches per epoch; resume with the data and batch size it was written with")
         if meta.get("partial"):
             self.running.load_state_dict(meta["partial"])
         self.monitor.load_state_dict(meta["early_stopping"])
@@ -144,6 +149,9 @@ class Trainer:
         """One epoch (or the rest of one after a mid-epoch resume); a stop reason when training should stop."""
         m, opt, lr, running, hooks = self.model, self.opt, self.sched.lr, self.running, self.callbacks.batch_hooks
         t_start = time.perf_counter()
+        check = getattr(self.X, "check_unchanged", None)  # a memory-mapped training file (README: must not change)
+        if check is not None:
+            check()
         if self.batch == 0:
             self.epoch_rng_state = get_state(self.shuffle_rng)
             running.reset()
@@ -261,17 +269,25 @@ def _split_like(flat, model):
 
 def train(cfg, callbacks=(), *, data=None, run_dir=None, resume=None, overwrite=False, reporter=None, stop=None) -> TrainResult:
     """Train the network ``cfg`` describes, with your ``callbacks`` beside the built-in ones (README
-    "Callbacks"). With ``run_dir`` (or ``cfg.output.dir``), write a run directory. ``reporter`` is
-    the old name of one more callback."""
+    "Callbacks"). With ``run_dir`` (or ``cfg.output.dir``), write a run directory, checked first and
+    touched only once config, data, model and the resumed checkpoint are valid: a failing start
+    leaves no directory and an old run intact. ``reporter`` is the old name of one more callback."""
     from .runs import RunDir
 
     target = run_dir or cfg.output.dir
-    run = RunDir(target, resume=resume is not None, overwrite=overwrite) if target else None
+    run = RunDir(target, resume=resume, overwrite=overwrite) if target else None  # checked; nothing touched yet
     try:
         trainer = Trainer(cfg, data=data, run=run, callbacks=[*callbacks, *([reporter] if reporter else [])], stop=stop)
         if resume is not None:
             trainer.restore(resume)
+        if run is not None:
+            run.open()  # config, data, model and checkpoint are valid: only now is the run directory touched
+        trainer.stop.armed = True  # from here a signal stops the loop with a checkpoint
         return trainer.run_training()
+    except BaseException:
+        if run is not None and not os.path.exists(run.path("last.npz")):
+            run.discard()  # failed before its first checkpoint: no empty run directory, no .lock
+        raise
     finally:
         if run is not None:
             run.close()

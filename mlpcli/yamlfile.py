@@ -1,22 +1,26 @@
 """Reading a config's YAML: ``safe_load`` only, with the guards a file from someone else needs.
 
-Duplicate keys are errors, aliases that expand to too many nodes ("billion laughs") and
-files over 1 MiB are refused, tags such as ``!!python/...`` construct nothing, and the node
-tree is kept so that schema errors can name the line of the key they are about.
+Duplicate keys are errors, aliases that expand to too many nodes ("billion laughs"), nesting
+deeper than ``MAX_YAML_DEPTH``, control characters and more than 1 MiB (counted as read, so a
+pipe is bounded too) are refused, tags such as ``!!python/...`` construct nothing, and the
+node tree is kept so that schema errors can name the line of the key they are about.
 ``--set key.path=value`` overrides are parsed by the same loader.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+from .safeio import read_bounded
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; anything over 1 MiB is refused
 MAX_YAML_NODES = 100_000  # nodes after expanding aliases ("billion laughs" is refused)
+MAX_YAML_DEPTH = 64  # a config nests three levels; deeper is refused before anything recurses
+MAX_KEY_PARTS = 16  # parts of a --set key path
 
 
 class _Loader(yaml.SafeLoader):
@@ -26,16 +30,21 @@ class _Loader(yaml.SafeLoader):
 # The same on libyaml's parser, where PyYAML has it: ten times faster, a few ms of every start-up.
 _FastLoader = type("_FastLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader") else None
 
+# YAML 1.2 reads 1e-3 as a number (PyYAML's YAML 1.1 wants 1.0e-3 and would give the string "1e-3")
+for _cls in (_Loader, _FastLoader) if _FastLoader is not None else (_Loader,):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
 
 def _parse_yaml(text: str, source: str):
     """(data, node): safe_load with duplicate keys and alias bombs refused, keeping line marks."""
-    if _FastLoader is not None:
-        try:
-            return _load(_FastLoader, text, source)
-        except yaml.YAMLError:
-            pass  # invalid: the pure-Python parser's message names the offending character, so it reports
     try:
-        return _load(_Loader, text, source)
+        _check_depth(text, source)  # before any parser: libyaml's composer recurses in C
+        if _FastLoader is not None:
+            try:
+                return _load(_FastLoader, text, source)
+            except yaml.YAMLError:
+                pass  # invalid: the pure-Python parser's message names the offending character, so it reports
+        return _load(_Loader, text, source)  # its constructor checks the characters: NUL and control characters
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -43,8 +52,13 @@ def _parse_yaml(text: str, source: str):
         if "constructor" in str(problem) or "tag" in str(problem):
             problem = f"{problem} (only plain YAML data is allowed: no tags such as !!python/...)"
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as e:
+        raise ConfigError(f"{source}: invalid YAML: character {_char(e.character)} at position {e.position} is not allowed "
+                          f"(no NUL bytes or control characters)") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{source}: invalid YAML: {e}") from None
+        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML nests too deeply (limit {MAX_YAML_DEPTH} levels)") from None
 
 
 def _load(loader_class, text: str, source: str):
@@ -57,6 +71,30 @@ def _load(loader_class, text: str, source: str):
         return loader.construct_document(node), node
     finally:
         loader.dispose()
+
+
+def _char(c) -> str:
+    return f"#x{c:04x}" if isinstance(c, int) else repr(c)
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse flow or block nesting deeper than MAX_YAML_DEPTH before the (recursive) parser sees it."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader) if _may_nest_deeply(text) else ():
+        if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken,
+                              yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                line = token.start_mark.line + 1
+                raise ConfigError(f"{source}:{line}: the YAML nests more than {MAX_YAML_DEPTH} levels deep")
+        elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)):
+            depth -= 1
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Cheap pre-filter: only text with many brackets or deep indentation is scanned for depth."""
+    brackets = text.count("[") + text.count("{")
+    return brackets > MAX_YAML_DEPTH or any(len(line) - len(line.lstrip(" -")) > MAX_YAML_DEPTH for line in text.splitlines())
 
 
 def _check_nodes(root, source):
@@ -107,22 +145,11 @@ def line_of(node, path) -> int | None:
 
 
 def read_yaml_file(path) -> tuple[Any, Any]:
-    p = Path(path)
+    raw = read_bounded(path, MAX_CONFIG_BYTES, ConfigError, "config file", "a YAML config file")
     try:
-        if p.is_dir():
-            raise ConfigError(f"{path}: is a directory, expected a YAML config file")
-        size = p.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: {size} bytes is too large for a config (limit {MAX_CONFIG_BYTES})")
-        with open(p, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
         text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (UTF-8) file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     return _parse_yaml(text, str(path))
 
 
@@ -135,6 +162,8 @@ def apply_overrides(data: dict, overrides, source: str = "--set") -> dict:
             raise ConfigError(f"{source} {item!r}: expected key.path=value (e.g. optimizer.lr=0.05)")
         val, _ = _parse_yaml(value, f"{source} {key}") if value.strip() else (None, None)
         parts = key.split(".")
+        if len(parts) > MAX_KEY_PARTS:
+            raise ConfigError(f"{source} {key[:60]}...: a key path of {len(parts)} parts is deeper than any config key")
         target = data
         for i, part in enumerate(parts[:-1]):
             nxt = target.get(part)

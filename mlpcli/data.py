@@ -102,10 +102,10 @@ def prepare_inputs(X, norm, dtype, rows=None, source: str = "", name: str = "inp
         return view
     check_allocation(nbytes, f"{source}: {name} ({n:,} x {X.shape[1]:,} {np.dtype(dtype).name})", DataError)
     out = np.empty((n, X.shape[1]), dtype)
-    for i, c in _chunks(X, rows):
-        out[i : i + len(c)] = c
-        release_pages(X)  # rows are read in order: what is copied is not needed again
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype's range are reported below
+        for i, c in _chunks(X, rows):
+            out[i : i + len(c)] = c
+            release_pages(X)  # rows are read in order: what is copied is not needed again
         normalize_(out, norm)
     check_finite(out, name, source, dtype)
     return out
@@ -142,7 +142,7 @@ class LazyInputs:
 
     def __getitem__(self, idx):
         with np.errstate(over="ignore", invalid="ignore"):
-            return normalize_(np.array(self._raw_rows(idx), dtype=self.dtype), self.norm)
+            return normalize_(np.asarray(self._raw_rows(idx)).astype(self.dtype), self.norm)
 
     def take(self, idx, out):
         out[...] = self._raw_rows(np.asarray(idx))

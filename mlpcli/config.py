@@ -238,11 +238,6 @@ class OptimizerConfig(NamedSection):
     def registry(cls):
         return {name: tuple(o.hyperparams) for name, o in OPTIMIZERS.items()}
 
-    @field_validator("betas", mode="before")
-    @classmethod
-    def _betas_list(cls, v):
-        return tuple(v) if isinstance(v, list) else v  # YAML and JSON give a list
-
     @field_validator("betas")
     @classmethod
     def _betas(cls, v):

@@ -9,6 +9,7 @@ The sections themselves, the config's keys, are in ``config.py``.
 from __future__ import annotations
 
 import re
+import typing
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -72,6 +73,7 @@ class Section(BaseModel):
         if data is None:  # a section written with no keys (`output:`) takes every default
             return {}
         if isinstance(data, dict):
+            data = _lists_as_tuples(cls, data)
             valid = [f.alias or n for n, f in cls.model_fields.items()]
             for key in data:
                 if key not in valid and key not in cls.model_fields:
@@ -87,6 +89,18 @@ class Section(BaseModel):
             field = type(self).model_fields[key]
             raise field_error("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
                        key=field.alias or key, name=name, valid=", ".join(allowed) or "none")
+
+
+def _lists_as_tuples(cls, data: dict) -> dict:
+    """YAML and JSON have lists where a field is a tuple (``betas: [0.9, 0.999]``): strict types
+    would refuse them, so they become tuples first."""
+    keys = set()
+    for name, f in cls.model_fields.items():
+        if any(a is tuple or typing.get_origin(a) is tuple for a in (f.annotation, *typing.get_args(f.annotation))):
+            keys.update({name, f.alias or name})
+    if not keys & set(data):
+        return data
+    return {k: tuple(v) if k in keys and isinstance(v, list) else v for k, v in data.items()}
 
 
 class NamedSection(Section):

@@ -8,7 +8,7 @@ are present must have the right type and range. Unknown fields are kept but neve
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,10 +26,12 @@ class _Meta(BaseModel):
 
 
 class Normalizer(_Meta):
-    kind: Literal["none", "scale", "standard"] = "none"
+    kind: Literal["none", "scale", "standard", "table"] = "none"
     scale: Finite | None = Field(None, gt=0)
     mean: list[Finite] | None = None
     std: list[Annotated[float, Field(gt=0)]] | None = None
+    columns: list[dict[Word, Any]] | None = None  # table: the fitted encoding per column (mlpcli/preprocess.py)
+    target: dict[Word, Any] | None = None
 
     @model_validator(mode="after")
     def _complete(self):
@@ -37,6 +39,8 @@ class Normalizer(_Meta):
             raise ValueError("kind 'scale' needs a scale")
         if self.kind == "standard" and (self.mean is None or self.std is None or len(self.mean) != len(self.std)):
             raise ValueError("kind 'standard' needs mean and std of equal length")
+        if self.kind == "table" and (self.columns is None or self.target is None):
+            raise ValueError("kind 'table' needs columns and target")
         return self
 
 

@@ -151,18 +151,24 @@ def blas_threads(n: int):
                 os.environ[k] = v
 
 
-def _in_process(job, n, view, study, stop):
-    for _ in range(n):
-        if stop.signum:
-            break
+def _in_process(job, n, view, study, stop, slots=None, errors=None):
+    """Run trials here: ``n`` of them, or while the ``slots`` shared with worker processes last."""
+    from .sweeptrial import claim
+
+    done = 0
+    while not stop.signum and (claim(slots) if slots is not None else done < n):
         err = run_trial(job, stop, on_start=lambda _: view.refresh(study.get_trials(deepcopy=False)))
+        done += 1
         view.refresh(study.get_trials(deepcopy=False))
         if err:
             return err
+        if errors is not None and not errors.empty():  # a worker process met an error that ends the sweep
+            return errors.get()
     return None
 
 
 def _processes(job, n, workers, view, study, stop):
+    """This process and ``workers - 1`` spawned ones take trials from one shared count until it runs out."""
     import multiprocessing
     import signal
 
@@ -171,16 +177,17 @@ def _processes(job, n, workers, view, study, stop):
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: NumPy reads the thread counts at import
     slots, errors = ctx.Value("i", n), ctx.Queue()
     with blas_threads(max(1, cores() // workers)):
-        procs = [ctx.Process(target=worker_loop, args=(job, slots, errors)) for _ in range(workers)]
+        procs = [ctx.Process(target=worker_loop, args=(job, slots, errors)) for _ in range(workers - 1)]
         for p in procs:
             p.start()
-    forwarded, err = False, None
+    # while the others start (a second or two to import), this process runs trials already
+    err = _in_process(job, n, view, study, stop, slots=slots, errors=errors)
+    if err:
+        with slots.get_lock():
+            slots.value = 0  # the others finish the trial they run
+    forwarded = False
     while any(p.is_alive() for p in procs):
         view.refresh(study.get_trials(deepcopy=False))
-        if err is None and not errors.empty():
-            err = errors.get()
-            with slots.get_lock():
-                slots.value = 0  # the others finish the trial they run
         if stop.signum and not forwarded:
             forwarded = True
             for p in procs:

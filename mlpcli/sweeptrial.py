@@ -47,20 +47,23 @@ class PruneOnEpoch(Callback):
 
     key = "sweep_pruning"
 
-    def __init__(self, trial, metric: str, maximize: bool):
-        self.trial, self.metric, self.maximize = trial, metric, maximize
+    def __init__(self, trial, metric: str, maximize: bool, report: bool = True):
+        self.trial, self.metric, self.maximize, self.report = trial, metric, maximize, report
         self.best = None
         self.epochs = 0
         self.pruned = False
 
     def on_epoch_end(self, trainer, row):
         if self.metric not in row:
+            hint = "; a val_ metric needs data.validation_split > 0 in the config" if self.metric.startswith("val_") else ""
             raise MetricMissing(f"metric: the runs' metrics rows have no {self.metric!r} (they have: "
-                                f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))})")
+                                f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))}){hint}")
         value = float(row[self.metric])
         self.epochs = int(row["epoch"])
         if math.isfinite(value) and (self.best is None or (value > self.best if self.maximize else value < self.best)):
             self.best = value
+        if not self.report:  # no pruner: nothing to decide, and each report is a durable write to the study
+            return None
         self.trial.report(value, self.epochs)
         self.pruned = self.trial.should_prune()
         return "pruned" if self.pruned else None
@@ -94,7 +97,7 @@ def objective(trial, job: Job, spec: SweepSpec, stop=None):
     trial.set_user_attr("run_dir", run_dir)
     t0 = time.perf_counter()
     params = suggest(trial, spec)
-    prune = PruneOnEpoch(trial, spec.metric, spec.direction == "maximize")
+    prune = PruneOnEpoch(trial, spec.metric, spec.direction == "maximize", report=spec.pruner.name != "none")
     try:
         cfg = config_for(job.base, params, f"{job.config_source} (trial {trial.number})")
         run_training(cfg, [prune], run_dir=run_dir, stop=stop)
@@ -157,12 +160,17 @@ def worker_loop(job: Job, slots, errors) -> None:
     from .signals import stop_on_signals
 
     with stop_on_signals() as stop:
-        while not stop.signum:
-            with slots.get_lock():
-                if slots.value <= 0:
-                    return
-                slots.value -= 1
+        while not stop.signum and claim(slots):
             err = run_trial(job, stop)
             if err:
                 errors.put(err)
                 return
+
+
+def claim(slots) -> bool:
+    """Take one trial from the budget the processes share; False when none is left."""
+    with slots.get_lock():
+        if slots.value <= 0:
+            return False
+        slots.value -= 1
+        return True

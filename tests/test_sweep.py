@@ -114,6 +114,7 @@ def test_pruned_trials_are_recorded_with_their_last_metric(files, tmp_path, monk
     monkeypatch.setattr(sweepstudy, "make_pruner", lambda pruner: optuna.pruners.ThresholdPruner(upper=-1.0, n_warmup_steps=2))
     cfg, sw = files
     write_yaml(cfg, CONFIG % 10)
+    write_yaml(sw, (SWEEP % 3) + "pruner: median\n")  # without a pruner no epoch is reported
     assert mlp("sweep", cfg, sw, "--out", tmp_path / "s", "--quiet").exit_code == 0
     for row in read_csv(tmp_path / "s"):
         history = read_metrics(os.path.join(row["run_dir"], "metrics.csv"))
@@ -143,9 +144,23 @@ def test_exit_codes_as_train(files, tmp_path):
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "did you mean 'lr'" in r.stderr
     r = mlp("sweep", cfg, write_yaml(tmp_path / "m.yaml", "metric: val_loss\nspace:\n  l2: {uniform: [0, 0.1]}\n"),
             "--out", tmp_path / "m")
-    assert r.exit_code == 2 and "no 'val_loss'" in r.stderr
+    assert r.exit_code == 2 and "no 'val_loss'" in r.stderr and "data.validation_split" in r.stderr
     r = mlp("sweep", cfg, diverge, "--out", tmp_path / "m")  # the sweep directory holds another sweep
     assert r.exit_code == 2
+
+
+def test_an_rdb_storage_holds_the_study_and_a_rerun_names_it_again(files, tmp_path):
+    cfg, sw = files
+    url, out = f"sqlite:///{tmp_path / 'study.db'}", tmp_path / "s"
+    r = mlp("sweep", cfg, sw, "--out", out, "--storage", url, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["storage"] == url and not (out / "study.log").exists()
+    r = mlp("sweep", cfg, sw, "--out", out, "--trials", 4)
+    assert r.exit_code == 2 and "give the same --storage URL again" in r.stderr
+    r = mlp("sweep", cfg, sw, "--out", out, "--trials", 4, "--storage", url)
+    assert r.exit_code == 0 and "1 of 4 trials to run" in r.stderr
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 4
+    r = mlp("sweep", cfg, sw, "--out", tmp_path / "t", "--storage", "nosuchdb://host/x")
+    assert r.exit_code == 2 and r.stderr.startswith("mlp: error: --storage nosuchdb://host/x: ")
 
 
 @pytest.mark.parametrize("module, args, extra", [("optuna", (), "sweep"), ("distributed", ("--dask", "local"), "dask")])

@@ -61,3 +61,16 @@ def machine() -> dict:
 
 def median(xs):
     return statistics.median(xs)
+
+
+def mlp_command() -> list[str]:
+    """The real `mlp` console script next to this interpreter (not a version manager's shim,
+    which would add its own start-up), else ``python -m mlpcli``."""
+    exe = Path(sys.executable).with_name("mlp")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "mlpcli"]
+
+
+def user_env() -> dict:
+    """The environment for timing whole `mlp` processes: as a user's, with Python's bytecode
+    cache on (PYTHONDONTWRITEBYTECODE, set in some sandboxes, would recompile mlpcli every run)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

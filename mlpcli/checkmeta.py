@@ -91,6 +91,15 @@ class EarlyStoppingState(_Meta):
     stop_reason: Word | None = None
 
 
+class CallbackState(_Meta):
+    """A callback's saved state: the built-ins' fields typed (patience, plateau), others kept as they are."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+    best: Finite | None = None
+    wait: Count = 0
+    cooldown_counter: Count = 0
+
+
 class Partial(_Meta):
     loss_sum: Finite = 0.0
     metric_sum: Finite = 0.0
@@ -111,6 +120,7 @@ class Meta(_Meta):
     early_stopping: EarlyStoppingState | None = None
     partial: Partial | None = None
     history: list[dict[Word, Number]] | None = None
+    callbacks: dict[Word, CallbackState] | None = None
     metrics: dict[Word, Number] | None = None
     has_best: bool = False
     saved_at: Word | None = None

@@ -456,6 +456,8 @@ META_CASES = {
     "config missing": (("config",), DELETE, "config"),
     "config invalid": (("config", "optimizer", "lr"), -1, "config is invalid"),
     "task bogus": (("task",), "ranking", "meta.task"),
+    "callbacks not a mapping": (("callbacks",), [1], "meta.callbacks"),
+    "callback state forged": (("callbacks",), {"EarlyStopping": {"wait": "x", "best": 0.1}}, "meta.callbacks"),
 }
 
 

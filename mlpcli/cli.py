@@ -406,7 +406,8 @@ def inspect(
 @command
 def init(
     path: Path = typer.Argument(Path("mlp.yaml"), metavar="PATH", help="Where to write the config."),
-    dataset: str = typer.Option("xor", "--data", metavar="NAME", help="Starter for: xor, regression, mnist or npy."),
+    dataset: str = typer.Option("xor", "--data", metavar="NAME|FILE", help="Starter for: xor, regression, mnist, npy, or your table (.csv, .tsv, .csv.gz, .parquet)."),
+    target: str | None = typer.Option(None, "--target", metavar="COL", help="With a table: the column to predict."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ):
     """Write a commented starter config.
@@ -419,7 +420,7 @@ def init(
         fail(f"{path}: exists already (use --force to overwrite)")
     from .checkpoint import atomic_write_text
 
-    text = starter_config(dataset)
+    text = starter_config(dataset, target)
     atomic_write_text(path, text)
     sys.stderr.write(f"wrote {path}; train it with: mlp train {path}\n")
 

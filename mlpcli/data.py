@@ -41,6 +41,17 @@ class Dataset:
     task: str = "classification"
     normalizer: dict = field(default_factory=lambda: {"kind": "none"})
     source: str = ""
+    classes: list | None = None  # class names, when the data has them (a table's)
+
+    def describe_task(self) -> str:
+        """The task the data decided, as printed when training starts."""
+        if self.task != "classification":
+            return "task: regression"
+        names = self.classes
+        if names is None:
+            return "task: classification"
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        return f"task: classification, {len(names)} classes: {shown}"
 
     def split(self, name: str) -> Split:
         s = getattr(self, name)
@@ -314,9 +325,10 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
     d = cfg.data
     rng = rng if rng is not None else streams(cfg.seed)["data"]
     if d.name == "table":  # read, split and encoded by its fitted preprocessing (tabledata.py)
-        from .tabledata import load_table
+        from .tabledata import check_width, load_table
 
         ds = load_table(cfg, rng, normalizer)
+        check_width(ds, cfg)
         for name in ("train", "val", "test"):
             if getattr(ds, name) is not None:
                 check_fits_model(cfg, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)

@@ -37,7 +37,7 @@ class PlainProgress(Callback):
                + (f", run dir {t.run.dir}" if t.run else ""))
         if t.epoch:
             msg += f"; resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")
-        print(msg, file=self.stream, flush=True)
+        print(f"{msg}\n{d.describe_task()}", file=self.stream, flush=True)
 
     def on_epoch_end(self, trainer, row):
         print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
@@ -62,6 +62,7 @@ class RichProgress(PlainProgress):
         )
         t = trainer
         self.total_epochs = t.cfg.training.epochs
+        self.console.print(t.data.describe_task(), markup=False)
         self.progress.start()
         self.task = self.progress.add_task("train", total=max(1, self.total_epochs * t.n_batches),
                                            completed=t.epoch * t.n_batches + t.batch, epoch="", stats="")

@@ -74,9 +74,13 @@ def _flow(val) -> str:
     return text.removesuffix("...").strip()
 
 
-def starter_config(dataset: str = "xor") -> str:
+def starter_config(dataset: str = "xor", target: str | None = None) -> str:
+    from .table import SUFFIXES
+
+    if dataset.lower().endswith(SUFFIXES):
+        return table_starter(dataset, target)
     if dataset not in PRESETS:
-        raise ConfigError(f"--data {dataset!r}: choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"--data {dataset!r}: choose one of {', '.join(PRESETS)}, or give a table file ({', '.join(SUFFIXES)})")
     preset = PRESETS[dataset]
     cfg = validate({**preset, "data": {**preset["data"]}}, f"starter {dataset}") if dataset != "npy" else None
     d = cfg.to_dict() if cfg is not None else _npy_dict(preset)
@@ -92,3 +96,42 @@ def _npy_dict(preset):
                  "starter npy").to_dict()
     d["data"] = {"name": "npy", "normalize": "standard", "validation_split": 0.1, **{k: preset["data"][k] for k in ("train", "test")}}
     return d
+
+
+def table_starter(path: str, target: str | None) -> str:
+    """A starter for the user's own table: its columns listed, the categorical ones detected, the
+    task decided, and the network's ends sized by the encoded data."""
+    from .preprocess import decide_task
+    from .rng import streams
+    from .table import read_table
+    from .tabledata import load_table
+
+    table = read_table(path)
+    if target is None:
+        raise ConfigError(f"--data {path}: give the column to predict with --target (columns: {', '.join(table.columns)})")
+    table.column(target)
+    # text with a different value in every row names the row (an identifier): not an input
+    ids = [n for n, c in table.columns.items() if not c.numeric and len(c.categories) == table.n_rows and n != target]
+    categorical = [n for n, c in table.columns.items() if not c.numeric and n != target and n not in ids]
+    data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
+            "drop": ids, "categorical": categorical, "test_fraction": 0.2, "validation_split": 0.1}
+    classes = decide_task(table.column(target), "auto", path)[1]
+    if classes is None:
+        out, loss, k = "identity", "squared_error", 1
+    elif len(classes) == 2:
+        out, loss, k = "sigmoid", "binary_cross_entropy", 1
+    else:
+        out, loss, k = "softmax", "cross_entropy", len(classes)
+    probe = validate({"data": data, "model": {"layers": [1, k]}, "loss": loss}, f"starter {path}")
+    width = load_table(probe, streams(probe.seed)["data"]).train.X.shape[1]  # as training will encode it
+    preset = {"data": data, "model": {"layers": [width, 32, k], "activation": "relu", "output": out, "init": "he"},
+              "loss": loss, "optimizer": {"name": "adam", "lr": 0.001},
+              "training": {"epochs": 100, "batch_size": 32, "early_stopping": {"patience": 10}}}
+    d = validate(preset, f"starter {path}").to_dict()
+    what = f"{len(classes)} classes ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})" if classes else "regression"
+    lines = [f"# mlpcli config for {path}, predicting {target!r}: {what}. Train with: mlp train <this file>",
+             f"# model.layers: {width} inputs (numeric columns, one per category of {', '.join(categorical) or 'no column'}), "
+             f"32 hidden, {k} output{'s' if k > 1 else ''}.",
+             "# Every key is shown with its default; `mlp schema` prints the full JSON Schema.", ""]
+    _render(Config, d, 0, lines)
+    return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
             text += fitted.target_names if not _numeric_classes(fitted.classes) else []
     else:
         text = list(d.categorical) if isinstance(d.categorical, list) else None
-    usecols = None if d.features is None else [*d.features, *target]
+    usecols = None if d.features is None else [*d.features, *target, *d.drop]
     return read_table(path, na_values=d.na_values, text=text, usecols=usecols)
 
 
@@ -110,10 +110,6 @@ def load_table(cfg, rng, fitted: dict | None = None):
         pre = TablePreprocessor.fit(train, target, task, classes, features=d.features, drop=d.drop,
                                     categorical=d.categorical, missing=d.missing.model_dump(), normalize=d.normalize,
                                     scale=d.scale, normalize_target=d.normalize_target)
-    if pre.width != cfg.model.layers[0]:
-        names = pre.feature_names
-        raise DataError(f"{path}: the table gives {pre.width} inputs ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}: "
-                        f"numeric columns and one per category) but model.layers[0] is {cfg.model.layers[0]}")
     dtype = np.dtype(cfg.training.dtype)
     splits = {}
     for name, t in (("train", train), ("val", val), ("test", test)):
@@ -121,7 +117,16 @@ def load_table(cfg, rng, fitted: dict | None = None):
             t = _complete(pre, t)
             splits[name] = Split(pre.transform(t, dtype), pre.encode_target(t))
     return Dataset(train=splits["train"], val=splits.get("val"), test=splits.get("test"), task=task,
-                   normalizer=pre.to_dict(), source=path)
+                   normalizer=pre.to_dict(), source=path, classes=classes)
+
+
+def check_width(ds, cfg) -> None:
+    """The encoded inputs must be as wide as the model's first layer."""
+    pre = TablePreprocessor(ds.normalizer)
+    if pre.width != cfg.model.layers[0]:
+        names = pre.feature_names
+        raise DataError(f"{ds.source}: the table gives {pre.width} inputs ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}: "
+                        f"numeric columns and one per category) but model.layers[0] is {cfg.model.layers[0]}")
 
 
 def _complete(pre: TablePreprocessor, table: Table) -> Table:

@@ -41,10 +41,11 @@ class TrainResult:
     run_dir: str | None = None
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
+    task: dict = field(default_factory=dict)  # {"task", "classes"}: what the data decided
 
     def summary(self) -> dict:
         return {"run_dir": self.run_dir, "epochs_run": self.epochs_run, "stop_reason": self.stop_reason,
-                "best_epoch": self.best_epoch, "seconds": round(self.seconds, 3), "metrics": self.metrics}
+                "best_epoch": self.best_epoch, "seconds": round(self.seconds, 3), **self.task, "metrics": self.metrics}
 
 
 class StopFlag:
@@ -150,6 +151,7 @@ class Trainer:
         result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                              self.run.dir if self.run else None, time.perf_counter() - t0)
         result.metrics = self.final_metrics()
+        result.task = {"task": self.data.task, "classes": self.data.classes}
         return result
 
     def run_epoch(self) -> str | None:

@@ -58,6 +58,7 @@ def iris_run(tmp_path_factory):
 def test_iris_reaches_095_and_eval_speaks_class_names(iris_run):
     out, summary = iris_run
     assert summary["metrics"]["test"]["accuracy"] >= 0.95
+    assert summary["task"] == "classification" and summary["classes"] == ["setosa", "versicolor", "virginica"]
     r = mlp("eval", out / "last.npz", "--json")
     m = json.loads(r.stdout)
     assert m["accuracy"] == summary["metrics"]["test"]["accuracy"] and m["n_samples"] == 30  # the same held-out rows
@@ -177,3 +178,17 @@ def test_one_class_and_wrong_loss_are_refused(tmp_path):
     r = mlp("train", table_config(tmp_path, f"train: {ROOT / 'data/iris.csv'}, target: sepal_length", model="[6, 2, 1]"),
             "--quiet")
     assert r.exit_code == 2 and "regression" in r.stderr and "squared_error" in r.stderr
+
+
+def test_init_writes_a_starter_for_a_table(customers, tmp_path):
+    dest = tmp_path / "c.yaml"
+    r = mlp("init", dest, "--data", customers, "--target", "bought")
+    assert r.exit_code == 0, r.stderr
+    text = dest.read_text()
+    assert "features: [income, plan, age]" in text and "drop: [id]" in text and "categorical: [plan]" in text
+    assert "2 classes (no, yes)" in text
+    cfg = load_config(dest)
+    assert cfg.loss == "binary_cross_entropy" and cfg.model.layers[-1] == 1
+    assert load_data(cfg).train.X.shape[1] == cfg.model.layers[0]  # the widths fit what training encodes
+    r = mlp("init", tmp_path / "d.yaml", "--data", customers)
+    assert r.exit_code == 2 and "--target" in r.stderr and "income" in r.stderr

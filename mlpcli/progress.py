@@ -37,7 +37,7 @@ class PlainProgress(Callback):
                + (f", run dir {t.run.dir}" if t.run else ""))
         if t.epoch:
             msg += f"; resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")
-        print(f"{msg}\n{d.describe_task()}", file=self.stream, flush=True)
+        print(f"{msg}; {d.describe_task()}", file=self.stream, flush=True)
 
     def on_epoch_end(self, trainer, row):
         print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)

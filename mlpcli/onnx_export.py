@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from .errors import CheckpointError, DependencyError
+from .errors import CheckpointError, DependencyError, MLPError
 
 OPSET = 17  # ai.onnx; onnxruntime >= 1.13 runs it
 ML_OPSET = 3  # ai.onnx.ml, for LabelEncoder (string -> category index)
@@ -216,6 +216,9 @@ def export_onnx(net, path) -> dict:
 
     model = build_model(net)
     data = model.SerializeToString()
-    atomic_write(path, lambda f: f.write(data))
+    try:
+        atomic_write(path, lambda f: f.write(data))
+    except OSError as e:  # a missing or read-only directory, a full disk: one line, exit 2
+        raise MLPError(f"{path}: cannot write the ONNX model: {e.strerror or e}") from None
     return {"path": str(path), "opset": OPSET, "bytes": len(data), "doc": model.doc_string,
             "inputs": [i.name for i in model.graph.input], "outputs": [o.name for o in model.graph.output]}

@@ -124,6 +124,10 @@ def test_cli_refuses_other_formats_and_missing_extra(tmp_path, monkeypatch):
     r = mlp("export", net_ckpt, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert r.exit_code == 2 and 'pip install -e ".[onnx]"' in r.stderr and "Traceback" not in r.output
     assert not (tmp_path / "m.onnx").exists()
+    monkeypatch.setitem(sys.modules, "onnx", onnx)  # installed again
+    for bad in (tmp_path / "no" / "dir" / "m.onnx", tmp_path):  # a missing directory; a directory as the file
+        r = mlp("export", net_ckpt, "--out", bad)
+        assert r.exit_code == 2 and f"{bad}: cannot write the ONNX model" in r.stderr and "Traceback" not in r.output
 
 
 @pytest.mark.skipif(not mnist_available(), reason="real MNIST files not found (set MLPCLI_MNIST_DIR)")

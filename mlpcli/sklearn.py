@@ -165,6 +165,8 @@ class _MLPBase(BaseEstimator):
                                                  "min_delta": self.tol, "restore_best": bool(self.early_stopping)}
             if self.early_stopping:
                 raw["data"] = {"validation_split": self.validation_fraction}
+        if self.config is not None and not isinstance(self.config, dict):
+            raise ValueError(f"config must be a dict of mlpcli config keys, e.g. {{'schedule.name': 'cosine'}} (got {self.config!r})")
         for key, value in _flatten(self.config or {}).items():
             owner = next((o for k, o in OWNED_KEYS.items() if key == k or key.startswith(k + ".")), None)
             if owner is not None:

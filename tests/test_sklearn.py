@@ -143,6 +143,8 @@ def test_config_keys_by_name():
         MLPRegressor(config={"optimizer.lr": 0.1}).fit(X, y)
     with pytest.raises(ValueError, match="did you mean 'schedule'"):
         MLPRegressor(config={"schedul.name": "cosine"}).fit(X, y)
+    with pytest.raises(ValueError, match="config must be a dict"):
+        MLPRegressor(config="schedule.name=cosine").fit(X, y)
     with pytest.raises(ValueError, match="lbfgs"):
         MLPRegressor(solver="lbfgs").fit(X, y)
 

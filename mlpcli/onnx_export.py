@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from .errors import CheckpointError, DependencyError, MLPError
+from .errors import CheckpointError, DependencyError
 
 OPSET = 17  # ai.onnx; onnxruntime >= 1.13 runs it
 ML_OPSET = 3  # ai.onnx.ml, for LabelEncoder (string -> category index)
@@ -216,9 +216,6 @@ def export_onnx(net, path) -> dict:
 
     model = build_model(net)
     data = model.SerializeToString()
-    try:
-        atomic_write(path, lambda f: f.write(data))
-    except OSError as e:  # a missing or read-only directory, a full disk: one line, exit 2
-        raise MLPError(f"{path}: cannot write the ONNX model: {e.strerror or e}") from None
+    atomic_write(path, lambda f: f.write(data))  # an OS failure is a WriteError naming the path (exit 2)
     return {"path": str(path), "opset": OPSET, "bytes": len(data), "doc": model.doc_string,
             "inputs": [i.name for i in model.graph.input], "outputs": [o.name for o in model.graph.output]}

@@ -127,7 +127,7 @@ def test_cli_refuses_other_formats_and_missing_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", onnx)  # installed again
     for bad in (tmp_path / "no" / "dir" / "m.onnx", tmp_path):  # a missing directory; a directory as the file
         r = mlp("export", net_ckpt, "--out", bad)
-        assert r.exit_code == 2 and f"{bad}: cannot write the ONNX model" in r.stderr and "Traceback" not in r.output
+        assert r.exit_code == 2 and f"{bad}: cannot write" in r.stderr and "Traceback" not in r.output
 
 
 @pytest.mark.skipif(not mnist_available(), reason="real MNIST files not found (set MLPCLI_MNIST_DIR)")

@@ -172,8 +172,8 @@ def main():
             lines += [f"Trials per minute of a {args.speed_trials}-trial sweep of a 64-32-10 network (digits, {SPEED_EPOCHS} epochs), "
                       f"--workers 1 and 2 alternated, median of {args.repeats}, on {os.cpu_count()} cores: "
                       f"**{rates[1]:.1f}** and **{rates[2]:.1f}**, a ratio of **{rates[2] / rates[1]:.2f}x** "
-                      f"(median cores kept busy by the sweep: {rates['cores1']:.2f} and {rates['cores2']:.2f}; 1-minute load "
-                      f"average {rates['load']:.1f}: with other jobs on the cores, two workers get no more CPU than one).", ""]
+                      f"(median cores the sweep kept busy: {rates['cores1']:.2f} with one worker, {rates['cores2']:.2f} with two, "
+                      f"of {os.cpu_count()}; 1-minute load average {rates['load']:.1f}: other jobs held the rest).", ""]
             print(f"trials/minute: 1 worker {rates[1]:.1f}, 2 workers {rates[2]:.1f}: {rates[2] / rates[1]:.2f}x")
     if not args.no_write:
         write_results("sweep", "\n".join(lines) + "\n", machine())

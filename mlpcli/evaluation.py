@@ -41,14 +41,14 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     s = ds.split(split)
     classification = ds.task == "classification"
     t0 = time.perf_counter()
+    A = np.empty((len(s.y), net.layers[-1]))  # the outputs, from the metrics' own forward pass
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(net, s.X, s.y, ds.task, confusion=classification)
+        result = evaluate(net, s.X, s.y, ds.task, confusion=classification, out=A)
     metrics, cm = result if classification else (result, None)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
-    if bad:
-        raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad)} with this checkpoint "
-                        f"(inputs too large for {net.dtype.name}?)")
-    A = outputs(net, s.X, source=ds.source)
+    if bad or not np.isfinite(A).all():
+        raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad) or 'output'} with this "
+                        f"checkpoint (inputs too large for {net.dtype.name}?)")
     seconds = time.perf_counter() - t0
     pre = TablePreprocessor(net.normalizer) if net.normalizer.get("kind") == "table" else None
     report = {"metrics": metrics, "seconds": seconds, "task": ds.task, "checkpoint": net.path}

@@ -255,11 +255,12 @@ def _flat_views(shapes, dtype):
     return flat, views
 
 
-def evaluate(model, X, y, task: str | None = None, confusion: bool = False):
+def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None):
     """loss (with the l2 term, as in training) and accuracy, or mse/mae/r2, over (X, y) in chunks.
 
     With ``confusion`` (classification), also the confusion matrix from the same forward pass:
-    returns (metrics, counts[true, predicted]).
+    returns (metrics, counts[true, predicted]). ``out``, an (n, n_out) array, receives the
+    network's outputs from that pass too.
     """
     from .metrics import confusion_matrix, predicted_classes, regression_metrics, true_classes
 
@@ -270,6 +271,8 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False):
         Xc, yc = X[i : i + PREDICT_CHUNK], y[i : i + PREDICT_CHUNK]
         ws = model._workspace(len(Xc), train=False)
         Z, A = model._forward(model._input(Xc, ws), ws)
+        if out is not None:
+            out[i : i + len(Xc)] = A
         total += model.loss.fn(Z, A, targets_for(yc, model.loss.name, model.layers[-1], model.dtype)) * len(Xc)
         if task == "classification":
             cm += confusion_matrix(predicted_classes(A), true_classes(yc), k)

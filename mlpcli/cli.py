@@ -41,7 +41,7 @@ class OneLineErrors(typer.core.TyperGroup):
             hint = f" (see: {ctx.command_path} --help)" if ctx is not None and isinstance(e, click.UsageError) else ""
             sys.stderr.write(f"mlp: error: {' '.join(e.format_message().split())}{hint}\n")
             sys.exit(e.exit_code)
-        except click.Abort:
+        except typer.Abort:
             sys.stderr.write("mlp: aborted\n")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
 import re
 
@@ -22,7 +23,7 @@ import yaml
 
 from .checkpoint import atomic_write_text
 from .errors import RunDirError
-from .safeio import os_reason
+from .safeio import open_regular, os_reason
 
 RUN_FILES = ("config.yaml", "metrics.csv", "last.npz", "best.npz")
 MARKER = ".mlp-run"  # "this directory is an mlp run directory": written first, before any run file
@@ -203,5 +204,14 @@ def metrics_csv(history, columns=None) -> str:
 
 
 def read_metrics(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: (float(v) if v != "" else None) for k, v in row.items()} for row in csv.DictReader(f)]
+    """metrics.csv as rows of numbers; anything else in it is a RunDirError naming the file."""
+    try:
+        with open_regular(path, RunDirError, "metrics file", "a metrics.csv") as f:
+            rows = list(csv.DictReader(io.TextIOWrapper(f, encoding="utf-8", newline="")))
+        out = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k is not None} for row in rows]
+        for i, row in enumerate(out, start=2):
+            if row.get("epoch") is None or row.get("train_loss") is None:
+                raise ValueError(f"line {i} has no epoch or train_loss")
+        return out
+    except (ValueError, TypeError, csv.Error) as e:  # UnicodeDecodeError is a ValueError
+        raise RunDirError(f"{path}: not a metrics.csv written by mlp ({' '.join(str(e).split())[:120]})") from None

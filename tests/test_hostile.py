@@ -695,3 +695,13 @@ def test_corrupt_gz_in_mnist(ws, tmp_path):
     (src / "train-images-idx3-ubyte.gz").write_bytes(raw[:40] + b"\xff" * 20 + raw[60:])
     assert_contract(run("data", "mnist", "--from", src, "--out", tmp_path / "m"), 2, ["train-images-idx3-ubyte.gz"])
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("content", [b"epoch,train_loss\n1,abc\n", b"\x97\xff\x00garbage", b"epoch,train_loss\n1,0.5,7\n2\n"])
+def test_plot_of_a_garbled_metrics_csv(ws, tmp_path, content):
+    pytest.importorskip("matplotlib")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "last.npz").write_bytes((ws / "run" / "last.npz").read_bytes())
+    (run_dir / "metrics.csv").write_bytes(content)
+    assert_contract(run("plot", run_dir, "--out", tmp_path / "plots"), 2, ["metrics.csv"])

@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 _API = {
     "load_config": "config", "Config": "config", "MLP": "model", "evaluate": "model",
-    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint", "train": "trainer", "TrainResult": "trainer",
+    "load_checkpoint": "trained", "TrainedRun": "trained", "save_checkpoint": "checkpoint", "train": "trainer", "TrainResult": "trainer",
     "gradcheck": "gradient_check", "load_data": "data",
     "MLPError": "errors", "ConfigError": "errors", "DataError": "errors", "CheckpointError": "errors",
     "DivergenceError": "errors", "RunDirError": "errors",

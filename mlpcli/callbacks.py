@@ -16,103 +16,9 @@ from __future__ import annotations
 import json
 import time
 
+from .hooks import Callback, CallbackList  # noqa: F401 - the protocol, re-exported for users
 from .monitor import Monitor, Patience
-
-HOOKS = ("on_train_start", "on_batch_end", "on_epoch_end", "on_train_end", "on_abort")
-
-
-class Callback:
-    """Base class with every hook a no-op: override the ones you need. ``order`` sorts the list
-    (state-changing built-ins 0, your callbacks 50, metrics.csv and checkpoints 80-90, displays 100)."""
-
-    order = 50
-
-    def on_train_start(self, trainer) -> None:
-        pass
-
-    def on_batch_end(self, trainer, loss: float) -> None:
-        pass
-
-    def on_epoch_end(self, trainer, row: dict) -> bool | str | None:
-        return None
-
-    def on_train_end(self, trainer) -> None:
-        pass
-
-    def on_abort(self, trainer, reason: str) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
-def _overrides(cb, hook: str) -> bool:
-    impl = getattr(type(cb), hook, None)
-    return impl is not None and impl is not getattr(Callback, hook)
-
-
-class CallbackList:
-    """The loop talks only to this: each hook calls the callbacks that override it, in ``order``."""
-
-    def __init__(self, callbacks=()):
-        self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "order", 50))
-        self.hooks = {h: [getattr(c, h) for c in self.callbacks if _overrides(c, h)] for h in HOOKS}
-        self.batch_hooks = self.hooks["on_batch_end"]  # empty unless a callback wants every batch
-        self.keys = {}
-        for c in self.callbacks:
-            key = getattr(c, "key", None) or type(c).__name__
-            n = sum(k == key or k.startswith(key + "#") for k in self.keys.values())
-            self.keys[id(c)] = key if n == 0 else f"{key}#{n}"
-
-    def on_train_start(self, trainer):
-        for f in self.hooks["on_train_start"]:
-            f(trainer)
-
-    def on_epoch_end(self, trainer, row) -> str | None:
-        """Every callback sees the epoch; the first that asks to stop names the reason."""
-        reason = None
-        for f in self.hooks["on_epoch_end"]:
-            stop = f(trainer, row)
-            if stop and reason is None:
-                reason = stop if isinstance(stop, str) else type(f.__self__).__name__
-        return reason
-
-    def on_train_end(self, trainer):
-        for f in self.hooks["on_train_end"]:
-            f(trainer)
-
-    def on_abort(self, trainer, reason):
-        for f in self.hooks["on_abort"]:
-            f(trainer, reason)
-
-    def state_dict(self) -> dict:
-        out = {}
-        for c in self.callbacks:
-            state = c.state_dict() if hasattr(c, "state_dict") else {}
-            if state:
-                out[self.keys[id(c)]] = state
-        return out
-
-    def load_state_dict(self, states: dict) -> None:
-        for c in self.callbacks:
-            state = states.get(self.keys[id(c)])
-            if state is not None and hasattr(c, "load_state_dict"):
-                c.load_state_dict(state)
-
-    def state_arrays(self) -> dict:
-        """Arrays the built-ins keep in a checkpoint (early stopping's best weights as ``best.W1``, ...)."""
-        out = {}
-        for c in self.callbacks:
-            out.update(c.state_arrays() if hasattr(c, "state_arrays") else {})
-        return out
-
-    def load_state_arrays(self, arrays: dict) -> None:
-        for c in self.callbacks:
-            if hasattr(c, "load_state_arrays"):
-                c.load_state_arrays(arrays)
+from .schedules import PlateauSchedule  # noqa: F401 - a built-in callback, defined beside its schedule
 
 
 # ---------------------------------------------------------------------------- built-ins
@@ -146,37 +52,6 @@ class EarlyStopping(Callback):
     def load_state_arrays(self, arrays):
         best = {k[5:]: v.copy() for k, v in arrays.items() if k.startswith("best.")}
         self.best_params = best or None
-
-
-class PlateauSchedule(Callback):
-    """The ``plateau`` schedule: multiply the rate by ``factor`` when the monitored value has not
-    improved for ``patience`` epochs (torch's ReduceLROnPlateau, absolute ``min_delta``)."""
-
-    order, key = 0, "plateau"
-
-    def __init__(self, monitor: Monitor, schedule, factor=0.5, patience=10, min_delta=0.0, min_lr=0.0, cooldown=0):
-        self.monitor, self.schedule, self.patience = monitor, schedule, Patience(monitor, patience, min_delta)
-        self.factor, self.min_lr, self.cooldown, self.cooldown_counter = factor, min_lr, int(cooldown), 0
-
-    def on_epoch_end(self, trainer, row):
-        if self.schedule.epoch - 1 < self.schedule.warmup:  # the schedule has moved on to the next epoch
-            return
-        self.patience.update()
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.patience.wait = 0
-        if self.patience.wait > self.patience.patience:
-            new_lr = max(self.schedule.plateau_lr * self.factor, self.min_lr)
-            if self.schedule.plateau_lr - new_lr > 1e-8:
-                self.schedule.plateau_lr = new_lr
-            self.cooldown_counter, self.patience.wait = self.cooldown, 0
-
-    def state_dict(self):
-        return {**self.patience.state_dict(), "cooldown_counter": self.cooldown_counter}
-
-    def load_state_dict(self, state):
-        self.patience.load_state_dict(state)
-        self.cooldown_counter = int(state["cooldown_counter"])
 
 
 class GradTol(Callback):

@@ -124,6 +124,16 @@ def save_checkpoint(path, arrays: dict, meta: dict, raw_json: dict | None = None
     atomic_write(path, write)
 
 
+def param_shapes(layers, bias: bool) -> dict:
+    """The parameters of ``layers``, in order, as in a checkpoint: W1 (m_1, n_0), b1 (m_1,), W2, ..."""
+    shapes = {}
+    for i, (n, m) in enumerate(zip(layers[:-1], layers[1:], strict=False), start=1):
+        shapes[f"W{i}"] = (m, n)
+        if bias:
+            shapes[f"b{i}"] = (m,)
+    return shapes
+
+
 # ---------------------------------------------------------------------------- validated reads
 class _Reader:
     """Reads members of one checkpoint zip, checking each header before any data."""
@@ -264,7 +274,6 @@ def _read_meta(r: _Reader) -> dict:
 
 def expected_arrays(cfg, meta: dict) -> dict:
     """name -> shape of every array the checkpoint of this config must hold (meta aside)."""
-    from .model import param_shapes
     from .optimizers import OPTIMIZERS
 
     shapes = param_shapes(cfg.model.layers, cfg.model.bias)
@@ -334,20 +343,6 @@ def read_checkpoint(path) -> tuple[dict, dict, object]:
         raise r.error(f"unreadable: {type(e).__name__}: {e}") from None
     finally:
         r.close()
-
-
-def load_checkpoint(path):
-    """The network saved in a checkpoint, with ``.config``, ``.meta`` and ``.normalizer`` attached."""
-    from .model import MLP
-
-    path = find_checkpoint(path)
-    arrays, meta, cfg = read_checkpoint(path)
-    m = cfg.model
-    net = MLP(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
-    net.set_params({k: arrays[k] for k in net.names})
-    net.config, net.meta, net.arrays, net.path = cfg, meta, arrays, path
-    net.normalizer = meta.get("normalizer") or {"kind": "none"}
-    return net
 
 
 def read_weights(path, net) -> dict:

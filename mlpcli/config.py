@@ -20,7 +20,7 @@ from .initializers import INIT_PARAMS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULE_PARAMS
-from .sections import NamedSection, Section, also, check_name, field_error, format_error
+from .sections import Located, NamedSection, Section, also, check_name, field_error, format_error
 from .table import NA_VALUES
 from .yamlfile import apply_overrides, read_yaml_file
 
@@ -328,7 +328,7 @@ class CheckpointConfig(Section):
     every_epochs: int | None = Field(None, ge=1, description="Write them every this many epochs instead (1: every epoch).")
 
 
-class Config(Section):
+class Config(Section, Located):
     """The whole configuration of a run."""
 
     seed: int = Field(0, ge=0, description="Seed of every random stream (init, shuffling, data noise); >= 0.")
@@ -384,10 +384,6 @@ class Config(Section):
         return self
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def source(self) -> str | None:
-        return getattr(self, "_source", None)
-
     def to_dict(self) -> dict:
         """The resolved config, as saved in the run directory: every key that applies, defaults filled in."""
         d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -421,8 +417,7 @@ def validate(data, source: str = "<config>", node=None, overridden=()) -> Config
         first = format_error(errors[0], source, node, overridden)
         more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
-    cfg._source = source
-    return cfg
+    return cfg.located(source, node)
 
 
 def load_config(path=None, overrides=()) -> Config:
@@ -437,12 +432,11 @@ def load_config(path=None, overrides=()) -> Config:
     apply_overrides(data, overrides)
     overridden = [str(o).partition("=")[0].strip() for o in overrides]
     cfg = validate(data, source, node, overridden)
-    cfg._name = Path(path).stem if path is not None else "default"
-    return cfg
+    return cfg.located(source, node, Path(path).stem if path is not None else "default")
 
 
 def config_name(cfg) -> str:
-    return getattr(cfg, "_name", None) or "run"
+    return cfg.run_name or "run"
 
 
 def json_schema() -> dict:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import load_checkpoint
 from .config import load_config, validate
 from .data import check_finite, load_array, load_data, prepare_inputs
 from .errors import DataError
@@ -17,6 +16,7 @@ from .memory import check_allocation
 from .metrics import classification_report, predicted_classes, regression_metrics, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
+from .trained import load_checkpoint
 from .yamlfile import apply_overrides
 
 
@@ -43,7 +43,7 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     t0 = time.perf_counter()
     A = np.empty((len(s.y), net.layers[-1]))  # the outputs, from the metrics' own forward pass
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(net, s.X, s.y, ds.task, confusion=classification, out=A)
+        result = evaluate(net.model, s.X, s.y, ds.task, confusion=classification, out=A)
     metrics, cm = result if classification else (result, None)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad or not np.isfinite(A).all():

@@ -9,6 +9,13 @@ Layer l computes ``Z = A_prev @ W.T + b`` and ``A = g(Z)``, with ``W`` shaped (o
 The loss has already divided by the batch size m, so nothing here does. All parameters live
 in one flat vector (each ``W_l``, ``b_l`` is a view into it) and so do their gradients: an
 optimiser step is then a few vectorised calls. Training passes reuse per-batch-size buffers.
+
+The contract the trainer, optimisers, gradcheck, evaluation and diagnostics use:
+``params``/``grads`` (dicts of views keyed ``W1, b1, ...``) over ``flat``/``grad_flat`` (one
+vector each); ``workspace(n)`` (the buffers of a batch of n rows); ``train_step(X, Y, ws,
+scale)`` (forward and backward, filling ``grad_flat``, returning the loss);
+``forward_into(X, ws)`` (a forward pass whose per-layer activations stay in ``ws.A``) and
+``forward(X, record=True)`` (the activations of every layer, copied out).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import get_activation
+from .checkpoint import param_shapes
 from .errors import ConfigError
 from .losses import get_loss, targets_for
 from .metrics import predicted_classes
@@ -23,7 +31,7 @@ from .metrics import predicted_classes
 PREDICT_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounded memory, still large GEMMs
 
 
-class _Workspace:
+class Workspace:
     """Preallocated buffers for one batch size: Z/A per layer and, for training, deltas and scratch."""
 
     def __init__(self, n, layers, dtype, train=True):
@@ -59,8 +67,8 @@ class MLP:
         self.bias, self.l2, self.dtype = bool(bias), float(l2), np.dtype(dtype)
         self.shapes = param_shapes(self.layers, self.bias)
         self.names = list(self.shapes)
-        self._flat, views = _flat_views(self.shapes.values(), self.dtype)
-        self._grad_flat, gviews = _flat_views(self.shapes.values(), self.dtype)
+        self.flat, views = _flat_views(self.shapes.values(), self.dtype)
+        self.grad_flat, gviews = _flat_views(self.shapes.values(), self.dtype)
         self.params = dict(zip(self.names, views, strict=True))
         self.grads = dict(zip(self.names, gviews, strict=True))
         layer_numbers = range(1, L + 1)
@@ -70,7 +78,7 @@ class MLP:
         self.db = [self.grads[f"b{i}"] for i in layer_numbers] if self.bias else [None] * L
         self._db_rows = [db.reshape(1, -1) if db is not None else None for db in self.db]  # (1, m) views
         self._l2_work = [np.empty_like(W) for W in self.W] if self.l2 else []
-        self._ws: dict[int, _Workspace] = {}
+        self._ws: dict[int, Workspace] = {}
         self.task = "classification" if (self.loss.name != "squared_error" or self.activations[-1].name in ("softmax", "sigmoid", "step")) else "regression"
 
     # ------------------------------------------------------------------ construction
@@ -109,19 +117,19 @@ class MLP:
         """A copy of this network computing in ``dtype`` (gradcheck uses float64)."""
         net = MLP(self.layers, [{"name": g.name, **g.params} for g in self.activations], self.loss.name,
                   bias=self.bias, dtype=dtype, l2=self.l2)
-        net._flat[...] = self._flat
+        net.flat[...] = self.flat
         return net
 
     @property
     def n_params(self) -> int:
-        return self._flat.size
+        return self.flat.size
 
     def __repr__(self):
         acts = ", ".join(map(repr, self.activations))
         return f"MLP(layers={self.layers}, activations=[{acts}], loss={self.loss.name}, bias={self.bias}, dtype={self.dtype})"
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, X, ws, train=False, output=True):
+    def forward_into(self, X, ws, train=False, output=True):
         """Forward pass into the workspace; returns (Z_out, A_out). With ``output=False`` the
         output activation is left to the caller (training fuses it with the loss)."""
         A_prev, L = X, len(self.W)
@@ -142,22 +150,24 @@ class MLP:
             A_prev = ws.A[layer]
         return ws.Z_out, ws.A[-1]
 
-    def _workspace(self, n, train=True) -> _Workspace:
+    def workspace(self, n, train=True) -> Workspace:
+        """The preallocated buffers for a batch of ``n`` rows (kept for reuse)."""
         ws = self._ws.get((n, train))
         if ws is None:
             if len(self._ws) > 4:  # only a couple of batch sizes occur in a run
                 self._ws.clear()
-            ws = self._ws[(n, train)] = _Workspace(n, self.layers, self.dtype, train)
+            ws = self._ws[(n, train)] = Workspace(n, self.layers, self.dtype, train)
         return ws
 
-    def _input(self, Xc, ws):
+    def batch_input(self, Xc, ws):
         """A chunk of inputs as a float array of the network's dtype (copied only if it is not one)."""
         if isinstance(Xc, np.ndarray) and Xc.dtype == self.dtype and Xc.flags.c_contiguous:
             return Xc
         np.copyto(ws.X, Xc, casting="unsafe")
         return ws.X
 
-    def _as_input(self, X):
+    def as_input(self, X):
+        """X as a 2-D batch of this network's input width (one sample or a column of scalars reshaped)."""
         if not isinstance(X, np.ndarray) and hasattr(X, "take"):  # LazyInputs: rows normalised as read
             return X
         X = np.asarray(X)
@@ -169,15 +179,18 @@ class MLP:
             raise DataError(f"input has shape {X.shape}, the network expects (n, {self.layers[0]})")
         return X
 
-    def forward(self, X):
-        """The network's output ``A_L`` for inputs X (n, n_in), computed in chunks."""
-        X = self._as_input(X)
-        out = np.empty((len(X), self.layers[-1]), self.dtype)
+    def forward(self, X, record: bool = False):
+        """The network's output ``A_L`` for inputs X (n, n_in), computed in chunks. With ``record``,
+        the activations of every layer instead: ``[A_1, ..., A_L]``, each (n, m_l)."""
+        X = self.as_input(X)
+        outs = [np.empty((len(X), m), self.dtype) for m in (self.layers[1:] if record else self.layers[-1:])]
         for i in range(0, len(X), PREDICT_CHUNK):
             Xc = X[i : i + PREDICT_CHUNK]
-            ws = self._workspace(len(Xc), train=False)
-            out[i : i + len(Xc)] = self._forward(self._input(Xc, ws), ws)[1]
-        return out
+            ws = self.workspace(len(Xc), train=False)
+            self.forward_into(self.batch_input(Xc, ws), ws)
+            for out, A in zip(outs, ws.A if record else ws.A[-1:], strict=True):
+                out[i : i + len(Xc)] = A
+        return outs if record else outs[0]
 
     def predict(self, X):
         """Class labels for classification (argmax, or output > 0.5 for one output); outputs otherwise."""
@@ -185,12 +198,12 @@ class MLP:
         return predicted_classes(A) if self.task == "classification" else A
 
     # ------------------------------------------------------------------ backward
-    def _backward(self, X, Y, ws, scale=1.0) -> float:
+    def train_step(self, X, Y, ws, scale=1.0) -> float:
         """One forward and backward pass; fills the flat gradient with ``scale`` * dL/dp and
         returns the loss (with l2). Backprop is linear in delta, so a factor the optimiser wants
         on every gradient (plain SGD's lr) costs one multiply of the small output delta."""
         fused = getattr(self.loss, "output_loss_delta", None)  # softmax, loss and delta from one exp pass
-        Z_out, A_out = self._forward(X, ws, train=True, output=fused is None)
+        Z_out, A_out = self.forward_into(X, ws, train=True, output=fused is None)
         if fused is not None:
             delta = ws.delta[-1]
             loss = fused(Z_out, A_out, Y, delta, scale)
@@ -215,32 +228,22 @@ class MLP:
 
     def _batch(self, X, y):
         """(X, Y, workspace) for one whole batch: inputs in the network's dtype, targets shaped for the loss."""
-        X = self._as_input(X)
-        ws = _Workspace(len(X), self.layers, self.dtype)
+        X = self.as_input(X)
+        ws = Workspace(len(X), self.layers, self.dtype)
         np.copyto(ws.X, X, casting="unsafe")
         return ws.X, targets_for(y, self.loss.name, self.layers[-1], self.dtype), ws
 
     def loss_and_gradients(self, X, y):
         """(loss, grads): the loss (l2 term included) and dL/dp for every parameter, keyed like ``params``."""
         X, Y, ws = self._batch(X, y)
-        loss = self._backward(X, Y, ws)
+        loss = self.train_step(X, Y, ws)
         return loss, {k: v.copy() for k, v in self.grads.items()}
 
     def compute_loss(self, X, y) -> float:
         """The loss L(X, y) with the l2 term, without gradients."""
         X, Y, ws = self._batch(X, y)
-        Z, A = self._forward(X, ws)
+        Z, A = self.forward_into(X, ws)
         return self.loss.fn(Z, A, Y) + 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in self.W)
-
-
-def param_shapes(layers, bias: bool) -> dict:
-    """The parameters of ``layers``, in order, as in a checkpoint: W1 (m_1, n_0), b1 (m_1,), W2, ..."""
-    shapes = {}
-    for i, (n, m) in enumerate(zip(layers[:-1], layers[1:], strict=False), start=1):
-        shapes[f"W{i}"] = (m, n)
-        if bias:
-            shapes[f"b{i}"] = (m,)
-    return shapes
 
 
 def _flat_views(shapes, dtype):
@@ -269,8 +272,8 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=
     total, cm, outs = 0.0, np.zeros((k, k), np.int64), []
     for i in range(0, n, PREDICT_CHUNK):
         Xc, yc = X[i : i + PREDICT_CHUNK], y[i : i + PREDICT_CHUNK]
-        ws = model._workspace(len(Xc), train=False)
-        Z, A = model._forward(model._input(Xc, ws), ws)
+        ws = model.workspace(len(Xc), train=False)
+        Z, A = model.forward_into(model.batch_input(Xc, ws), ws)
         if out is not None:
             out[i : i + len(Xc)] = A
         total += model.loss.fn(Z, A, targets_for(yc, model.loss.name, model.layers[-1], model.dtype)) * len(Xc)
@@ -288,10 +291,10 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=
 def full_gradient_norm(model, X, Y) -> float:
     """||grad E|| over the whole set (Y shaped for the loss): the notes' stopping test ||grad E|| < tau."""
     n = len(Y)
-    acc = np.zeros_like(model._grad_flat, dtype=np.float64)
+    acc = np.zeros_like(model.grad_flat, dtype=np.float64)
     for i in range(0, n, PREDICT_CHUNK):
         Xc, Yc = X[i : i + PREDICT_CHUNK], Y[i : i + PREDICT_CHUNK]
-        ws = model._workspace(len(Xc))
-        model._backward(model._input(Xc, ws), Yc, ws)  # each chunk's gradient is its mean (l2 included) ...
-        acc += model._grad_flat * (len(Yc) / n)  # ... so the weighted sum is the full mean
+        ws = model.workspace(len(Xc))
+        model.train_step(model.batch_input(Xc, ws), Yc, ws)  # each chunk's gradient is its mean (l2 included) ...
+        acc += model.grad_flat * (len(Yc) / n)  # ... so the weighted sum is the full mean
     return float(np.linalg.norm(acc))

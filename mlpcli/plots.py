@@ -162,11 +162,12 @@ def pred_vs_true(A, y, path, split: str) -> str:
 
 def plot_run(run_dir, out=None) -> list[str]:
     """Write every plot that applies to the run into ``out`` (default RUN_DIR/plots); return the paths."""
-    from .checkpoint import find_checkpoint, load_checkpoint
+    from .checkpoint import find_checkpoint
     from .data import load_data
     from .evaluation import data_config_for
     from .model import evaluate
     from .runs import read_metrics
+    from .trained import load_checkpoint
 
     _pyplot()
     ckpt = find_checkpoint(run_dir)  # a run directory's best.npz (else last.npz), or the checkpoint given
@@ -186,7 +187,7 @@ def plot_run(run_dir, out=None) -> list[str]:
     split = next(s for s in ("test", "val", "train") if getattr(ds, s) is not None)
     s = getattr(ds, split)
     if ds.task == "classification":
-        _, cm = evaluate(net, s.X, s.y, ds.task, confusion=True)
+        _, cm = evaluate(net.model, s.X, s.y, ds.task, confusion=True)
         written.append(confusion(cm, os.path.join(out, "confusion_matrix.png"), split))
         if net.layers[0] == 2:
             Xs = s.X[:] if not isinstance(s.X, np.ndarray) else s.X

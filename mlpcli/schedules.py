@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 
 from .errors import ConfigError, unknown_name
+from .hooks import Callback
+from .monitor import Monitor, Patience
 
 
 def constant(e, lr, T):
@@ -55,9 +57,6 @@ class Schedule:
         self.epoch = 0  # the epoch about to run
         self.plateau_lr, self.plateau = self.base_lr, None
         if name == "plateau":
-            from .callbacks import PlateauSchedule
-            from .monitor import Monitor
-
             self.plateau = PlateauSchedule(monitor or Monitor("loss"), self, **self.params)
 
     @property
@@ -80,3 +79,34 @@ class Schedule:
 
     def load_state_dict(self, s: dict) -> None:
         self.epoch, self.plateau_lr = int(s["epoch"]), float(s["plateau_lr"])
+
+
+class PlateauSchedule(Callback):
+    """The ``plateau`` schedule: multiply the rate by ``factor`` when the monitored value has not
+    improved for ``patience`` epochs (torch's ReduceLROnPlateau, absolute ``min_delta``)."""
+
+    order, key = 0, "plateau"
+
+    def __init__(self, monitor: Monitor, schedule, factor=0.5, patience=10, min_delta=0.0, min_lr=0.0, cooldown=0):
+        self.monitor, self.schedule, self.patience = monitor, schedule, Patience(monitor, patience, min_delta)
+        self.factor, self.min_lr, self.cooldown, self.cooldown_counter = factor, min_lr, int(cooldown), 0
+
+    def on_epoch_end(self, trainer, row):
+        if self.schedule.epoch - 1 < self.schedule.warmup:  # the schedule has moved on to the next epoch
+            return
+        self.patience.update()
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.patience.wait = 0
+        if self.patience.wait > self.patience.patience:
+            new_lr = max(self.schedule.plateau_lr * self.factor, self.min_lr)
+            if self.schedule.plateau_lr - new_lr > 1e-8:
+                self.schedule.plateau_lr = new_lr
+            self.cooldown_counter, self.patience.wait = self.cooldown, 0
+
+    def state_dict(self):
+        return {**self.patience.state_dict(), "cooldown_counter": self.cooldown_counter}
+
+    def load_state_dict(self, state):
+        self.patience.load_state_dict(state)
+        self.cooldown_counter = int(state["cooldown_counter"])

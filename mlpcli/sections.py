@@ -12,7 +12,7 @@ import re
 import typing
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import did_you_mean, unknown_name
@@ -158,3 +158,29 @@ def format_error(err: dict, source: str, node, overridden) -> str:
     line = line_of(node, loc) if node is not None else None
     where = f"{source}:{line}" if line else source
     return f"{where}: {path}: {msg}"
+
+
+class Located(BaseModel):
+    """A whole file's model that remembers where it came from: the file (for messages), its
+    parsed YAML node (for line numbers) and a name (a config's run name)."""
+
+    _source: str | None = PrivateAttr(None)
+    _node: object = PrivateAttr(None)
+    _name: str | None = PrivateAttr(None)
+
+    def located(self, source: str | None, node=None, name: str | None = None):
+        self._source, self._node, self._name = source, node, name
+        return self
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    @property
+    def node(self):
+        return self._node
+
+    @property
+    def run_name(self) -> str | None:
+        return self._name
+

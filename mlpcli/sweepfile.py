@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, did_you_mean
-from .sections import Section, check_name, field_error, format_error
+from .sections import Located, Section, check_name, field_error, format_error
 from .yamlfile import apply_overrides, line_of, read_yaml_file
 
 # a distribution's name in the sweep file -> its attribute (``int`` is a builtin's name)
@@ -133,7 +133,7 @@ class PrunerConfig(Section):
         return {k: getattr(self, k) for k in PRUNERS[self.name] if getattr(self, k) is not None}
 
 
-class SweepSpec(Section):
+class SweepSpec(Section, Located):
     """The whole sweep file."""
 
     metric: str = Field("val_loss", description="The metrics-row key to optimise (its best value over a trial's epochs).")
@@ -198,8 +198,7 @@ def read_sweep(path, trials: int | None = None) -> tuple[SweepSpec, Any]:
         errors = e.errors()
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(format_error(errors[0], str(path), node, ()) + more) from None
-    spec._source, spec._node = str(path), node
-    return spec, node
+    return spec.located(str(path), node), node
 
 
 # ---------------------------------------------------------------------------- configs of trials
@@ -220,8 +219,8 @@ def config_for(base: dict, params: dict, source: str):
 def check_space(spec: SweepSpec, base: dict, base_source: str) -> None:
     """Every value the space can take gives a valid config on its own (before any trial)."""
     for key, dist in spec.space.items():
-        line = line_of(spec._node, ["space", key])
-        where = f"{spec._source}:{line}" if line else spec._source
+        line = line_of(spec.node, ["space", key])
+        where = f"{spec.source}:{line}" if line else spec.source
         for value in dist.values():
             try:
                 config_for(base, {key: value}, base_source)

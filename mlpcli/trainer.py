@@ -170,10 +170,10 @@ class Trainer:
         scale = opt.grad_scale(lr)
         for bi in range(self.batch, self.n_batches):
             Xb, Yb, idx, ws = self.gather(bi, perm)
-            loss = m._backward(Xb, Yb, ws, scale)
+            loss = m.train_step(Xb, Yb, ws, scale)
             if not math.isfinite(loss):
                 raise self.diverged(f"the loss is {loss}")
-            opt.step(m._flat, m._grad_flat, lr)
+            opt.step(m.flat, m.grad_flat, lr)
             running.add(loss, ws.A[-1], Yb, idx, ws.pred, ws.work[-1])
             self.step += 1
             self.batch = bi + 1
@@ -182,7 +182,7 @@ class Trainer:
             if self.stop.signum and self.batch < self.n_batches:
                 running.seconds += time.perf_counter() - t_start
                 self.interrupt()
-        if not np.isfinite(m._flat).all():
+        if not np.isfinite(m.flat).all():
             raise self.diverged("the weights are no longer finite")
         running.seconds += time.perf_counter() - t_start
         return self.end_epoch(lr)
@@ -190,7 +190,7 @@ class Trainer:
     def gather(self, bi, perm):
         """Batch ``bi``: (inputs, targets, their rows, workspace), gathered into preallocated buffers."""
         lo, hi = bi * self.batch_size, min((bi + 1) * self.batch_size, self.n)
-        ws, X, Y = self.model._workspace(hi - lo), self.X, self.Y
+        ws, X, Y = self.model.workspace(hi - lo), self.X, self.Y
         lazy = not isinstance(X, np.ndarray)
         if perm is None and not lazy:
             return X[lo:hi], Y[lo:hi], slice(lo, hi), ws

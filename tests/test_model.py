@@ -34,7 +34,7 @@ def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     """The check is not vacuous: a backprop that drops the l2 term is caught."""
     net = random_net("tanh", "squared_error", "identity", True, l2=0.5)
     X, y = random_batch(net.layers, "squared_error", n=5)
-    real = MLP._backward
+    real = MLP.train_step
 
     def broken(self, X, Y, ws, scale=1.0):
         l2, self.l2 = self.l2, 0.0
@@ -43,7 +43,7 @@ def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
         finally:
             self.l2 = l2
 
-    monkeypatch.setattr(MLP, "_backward", broken)
+    monkeypatch.setattr(MLP, "train_step", broken)
     worst = max(c.rel_error for c in mlpcli.gradcheck(net, X, y) if c.name.startswith("W"))
     assert worst > 1e-3
 
@@ -93,7 +93,7 @@ def test_float32_stays_float32_through_a_training_step(optimizer):
     assert all(p.dtype == np.float32 for p in m.params.values())
     assert all(g.dtype == np.float32 for g in m.grads.values())
     assert all(s.dtype == np.float32 for s in t.opt.state.values()) and t.opt.state
-    ws = m._workspace(2)
+    ws = m.workspace(2)
     assert all(a.dtype == np.float32 for a in ws.A + ws.delta + ws.work + [ws.Z_out, ws.X])
     assert m.forward(np.zeros((3, 2))).dtype == np.float32
 

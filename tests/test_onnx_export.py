@@ -34,7 +34,7 @@ def session(model_or_path):
 def random_net(hidden, output, bias, dtype, k=3, seed=0):
     loss = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(str(output), "squared_error")
     net = MLP([4, 6, 5, 1 if output != "softmax" else k], [hidden, hidden, output], loss, bias=bias, dtype=dtype)
-    net._flat[...] = np.random.default_rng(seed).normal(0.0, 1.5, net.n_params)
+    net.flat[...] = np.random.default_rng(seed).normal(0.0, 1.5, net.n_params)
     return net
 
 

@@ -75,9 +75,9 @@ def test_alpha_is_scikit_learns_penalty(batch_size):
     X, y = make_regression(40, 3, n_targets=2, random_state=0)
     alpha = 0.7
     reg = MLPRegressor((5,), activation="tanh", alpha=alpha, batch_size=batch_size, max_iter=1, random_state=0).fit(X, y)
-    net = reg._network()
+    net = reg._network()  # noqa: SLF001 - the fitted network inside the estimator
     B = min(batch_size, 40)  # scikit-learn's batch_size is clipped to n_samples too
-    assert net.l2 == reg._state[1]["config"]["l2"] == pytest.approx(alpha / B)
+    assert net.l2 == reg._state[1]["config"]["l2"] == pytest.approx(alpha / B)  # noqa: SLF001 - its training state
     X, y = X[:B], y[:B]
     ref = SkMLPRegressor(hidden_layer_sizes=(5,), activation="tanh", alpha=alpha, max_iter=1).fit(X, y)  # for its _backprop
     ref.coefs_, ref.intercepts_ = [c.copy() for c in reg.coefs_], [b.copy() for b in reg.intercepts_]
@@ -85,7 +85,7 @@ def test_alpha_is_scikit_learns_penalty(batch_size):
     deltas = [None] * (ref.n_layers_ - 1)
     cg = [np.empty_like(c) for c in ref.coefs_]
     ig = [np.empty_like(b) for b in ref.intercepts_]
-    ref_loss, cg, ig = ref._backprop(X, y, None, acts, deltas, cg, ig)
+    ref_loss, cg, ig = ref._backprop(X, y, None, acts, deltas, cg, ig)  # noqa: SLF001 - scikit-learn's backprop: the reference
     loss, grads = net.loss_and_gradients(X, y)
     # scikit-learn's squared loss is also averaged over the 2 outputs (its gradient is not): compare gradients
     for i in range(2):
@@ -136,7 +136,7 @@ def test_config_keys_by_name():
     reg = MLPRegressor((4,), max_iter=2, random_state=0,
                        config={"schedule.name": "cosine", "training.dtype": "float32", "model": {"init": "he"}})
     reg.fit(X, y)
-    cfg = reg._state[1]["config"]
+    cfg = reg._state[1]["config"]  # noqa: SLF001 - the estimator's training state
     assert cfg["schedule"]["name"] == "cosine" and cfg["model"]["init"]["name"] == "he"
     assert reg.predict(X).dtype == np.float32
     with pytest.raises(ValueError, match="set by learning_rate_init"):

@@ -63,7 +63,7 @@ def test_a_trial_stopped_by_a_signal_is_queued_again():
 def test_pruners_take_optunas_parameters():
     spec = SweepSpec.model_validate({**SPEC.to_dict(), "pruner": {"name": "median", "n_warmup_steps": 5}})
     p = make_pruner(spec.pruner)
-    assert isinstance(p, optuna.pruners.MedianPruner) and p._n_warmup_steps == 5 and p._n_startup_trials == 5
+    assert isinstance(p, optuna.pruners.MedianPruner) and p._n_warmup_steps == 5 and p._n_startup_trials == 5  # noqa: SLF001 - Optuna keeps them private
     assert isinstance(make_pruner(SweepSpec.model_validate({**SPEC.to_dict(), "pruner": "hyperband"}).pruner),
                       optuna.pruners.HyperbandPruner)
     assert isinstance(make_pruner(SPEC.pruner), optuna.pruners.NopPruner)

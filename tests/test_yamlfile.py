@@ -22,11 +22,11 @@ def lines(node):
     return out
 
 
-@pytest.mark.skipif(yamlfile._FastLoader is None, reason="PyYAML without libyaml")
+@pytest.mark.skipif(yamlfile._FastLoader is None, reason="PyYAML without libyaml")  # noqa: SLF001 - the two parsers compared
 @pytest.mark.parametrize("doc", DOCS)
 def test_fast_parser_gives_the_pure_python_data_and_lines(doc):
-    fast, fast_node = yamlfile._load(yamlfile._FastLoader, doc, "f.yaml")
-    slow, slow_node = yamlfile._load(yamlfile._Loader, doc, "f.yaml")
+    fast, fast_node = yamlfile._load(yamlfile._FastLoader, doc, "f.yaml")  # noqa: SLF001 - libyaml's parser ...
+    slow, slow_node = yamlfile._load(yamlfile._Loader, doc, "f.yaml")  # noqa: SLF001 - ... against the pure-Python one
     assert fast == slow
     assert (fast_node is None) == (slow_node is None)
     if fast_node is not None:
@@ -40,5 +40,5 @@ def test_fast_parser_gives_the_pure_python_data_and_lines(doc):
 ])
 def test_invalid_yaml_is_reported_with_the_pure_python_parsers_message(doc, message):
     with pytest.raises(ConfigError) as e:
-        yamlfile._parse_yaml(doc, "f.yaml")
+        yamlfile._parse_yaml(doc, "f.yaml")  # noqa: SLF001 - the parser alone, without a file
     assert str(e.value) == message

@@ -511,8 +511,8 @@ def export(
     """
     if format_ != "onnx":
         fail(f"--format must be onnx (got {format_!r})")
-    from .checkpoint import load_checkpoint
     from .onnx_export import export_onnx
+    from .trained import load_checkpoint
 
     if out is None:
         out = (checkpoint / "model.onnx") if checkpoint.is_dir() else checkpoint.with_suffix(".onnx")

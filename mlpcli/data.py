@@ -12,53 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from .dataset import Dataset, Split  # noqa: F401 - defined in a leaf module, so tabledata.py can build one
 from .errors import DataError
 from .memory import available_bytes, check_allocation
 from .safeio import open_regular
 
 MATERIALIZE_LIMIT = 2 << 30  # inputs up to 2 GiB (as floats) are normalised once in memory
 MAX_NPZ_RATIO = 100  # a data .npz member that decompresses more than 100:1 (above 1 MiB) is a zip bomb
-
-
-@dataclass
-class Split:
-    X: np.ndarray  # (n, n_in), float; or a LazyInputs view of a memory-mapped file
-    y: np.ndarray  # (n,) integer labels, or (n,) / (n, k) float targets
-
-    def __len__(self):
-        return len(self.y)
-
-
-@dataclass
-class Dataset:
-    train: Split
-    test: Split | None = None
-    val: Split | None = None
-    task: str = "classification"
-    normalizer: dict = field(default_factory=lambda: {"kind": "none"})
-    source: str = ""
-    classes: list | None = None  # class names, when the data has them (a table's)
-
-    def describe_task(self) -> str:
-        """The task the data decided, as printed when training starts."""
-        if self.task != "classification":
-            return "task: regression"
-        names = self.classes
-        if names is None:
-            return "task: classification"
-        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-        return f"task: classification, {len(names)} classes: {shown}"
-
-    def split(self, name: str) -> Split:
-        s = getattr(self, name)
-        if s is None:
-            raise DataError(f"{self.source}: no {name!r} split in this dataset" +
-                            (" (set data.validation_split)" if name == "val" else ""))
-        return s
 
 
 # ---------------------------------------------------------------------------- normalisation

@@ -78,7 +78,7 @@ def class_labels(table: Table, target: list[str], task: str):
 
 def load_table(cfg, rng, fitted: dict | None = None):
     """The Dataset of a ``table`` config; ``fitted``: a checkpoint's preprocessing, re-applied."""
-    from .data import Dataset, Split
+    from .dataset import Dataset, Split
 
     d = cfg.data
     target = targets_of(d)

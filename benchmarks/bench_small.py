@@ -101,7 +101,7 @@ def step_breakdown(cfg_path: Path, repeat=2000):
     m, opt = t.model, t.opt
     perm = t.shuffle_rng.permutation(t.n)
     Xb, Yb, idx, ws = t.gather(0, perm)
-    loss = m._backward(Xb, Yb, ws, 1.0)
+    loss = m.train_step(Xb, Yb, ws, 1.0)
 
     def us(f, n=repeat):
         f()
@@ -113,9 +113,9 @@ def step_breakdown(cfg_path: Path, repeat=2000):
 
     parts = {
         "gather the shuffled batch (inputs, targets)": us(lambda: t.gather(0, perm)),
-        "forward: GEMM, bias, activation per layer": us(lambda: m._forward(Xb, ws, train=True, output=False)),
-        "forward + fused output/loss/delta + backward (all gradients)": us(lambda: m._backward(Xb, Yb, ws, 1.0)),
-        f"optimiser step ({opt.name}, {m.n_params:,} parameters)": us(lambda: opt.step(m._flat, m._grad_flat, LR)),
+        "forward: GEMM, bias, activation per layer": us(lambda: m.forward_into(Xb, ws, train=True, output=False)),
+        "forward + fused output/loss/delta + backward (all gradients)": us(lambda: m.train_step(Xb, Yb, ws, 1.0)),
+        f"optimiser step ({opt.name}, {m.n_params:,} parameters)": us(lambda: opt.step(m.flat, m.grad_flat, LR)),
         "running loss and accuracy": us(lambda: t.running.add(loss, ws.A[-1], Yb, idx, ws.pred, ws.work[-1])),
     }
     step = us(epoch, max(1, repeat // (10 * t.n_batches))) / t.n_batches

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from .callbacks import Callback
 from .errors import ConfigError
+from .hooks import Callback
 
 ENV = "MLPCLI_THREADS"  # forces a thread count, like --threads and training.threads
 

@@ -356,10 +356,11 @@ def gradcheck(
         emit_json({"passed": passed, "tol": tol, "eps": eps, "max_rel_error": worst, "source": source,
                    "tensors": [c.as_dict() for c in checks]})
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console(highlight=False)
+        from .safeio import stdout_console
+
+        console = stdout_console()
         console.print(f"gradient check of {source} (eps {eps:g}, tol {tol:g}), float64", markup=False)
         t = Table()
         for col in ("tensor", "shape", "checked", "relative error", "max |a - n|", ""):

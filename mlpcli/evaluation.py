@@ -75,10 +75,11 @@ def outputs(net, X, chunk=8192, source="inputs") -> np.ndarray:
 
 
 def print_report(report: dict, split: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from .safeio import stdout_console
+
+    console = stdout_console()
     m = report["metrics"]
     console.print(f"{split} split: {m['n_samples']} samples", markup=False)
     t = Table()

@@ -75,3 +75,17 @@ def read_bounded(path, limit: int, error, noun: str = "file", expected: str = "a
     if len(raw) > limit:
         raise error(f"{p}: more than {limit:,} bytes, too large for a {noun} (limit {limit:,})")
     return raw
+
+
+def stdout_console():
+    """A Rich console on stdout whose closed pipe (``mlp eval RUN | head -3``) is a ``BrokenPipeError``,
+    handled once at the CLI boundary like every other write, instead of Rich's own ``SystemExit(1)``
+    (exit 1 means a failed gate)."""
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return PipeConsole(highlight=False)

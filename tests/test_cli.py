@@ -226,6 +226,22 @@ def test_subprocess_streams_and_exit_codes(tmp_path):
     assert r.returncode == 2
 
 
+@pytest.mark.parametrize("args", [["eval", "{run}"], ["gradcheck", "{run}"]])
+def test_closed_stdout_pipe_ends_quietly(tmp_path, args):
+    """`mlp eval RUN | head -3`: the reader is gone before mlp writes; no traceback, exit 0 as for print()."""
+    r = run("train", ROOT / "configs/xor.yaml", "--out", tmp_path / "r", "--quiet", "--set", "training.epochs=2")
+    assert r.returncode == 0, r.stderr
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        cmd = [MLP_BIN] if MLP_BIN else [sys.executable, "-m", "mlpcli"]
+        r = subprocess.run([*cmd, *(a.format(run=tmp_path / "r") for a in args)], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_default_run_dir_is_named_after_config(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text("training: {epochs: 1}\n")

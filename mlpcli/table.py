@@ -19,6 +19,7 @@ import csv
 import gzip
 import io
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ PAD = 64  # bytes after the end of the buffer: the widest field a window gather 
 NOT_INTEGER = np.zeros(256, bool)
 NOT_INTEGER[np.frombuffer(b".eEnNiI", np.uint8)] = True
 SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")
+GROUPED = re.compile(rb"[+-]?\d+(,\d+)+(\.\d*)?")  # 151,000.5 or 2,5: thousands separators or a decimal comma
+DELIMITERS = ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "pipe"))
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Table:
 
     def column(self, name: str) -> Column:
         if name not in self.columns:
-            raise DataError(f"{self.path}: no column {name!r} (columns: {', '.join(self.columns)})")
+            raise no_column(self.path, name, list(self.columns))
         return self.columns[name]
 
     def rows(self, rows: np.ndarray | None) -> Table:
@@ -160,6 +163,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
         if nl < 0:
             raise DataError(f"{path}: only a header row (line 1), no data rows")
     _check_names(names, path)
+    _check_delimiter(names, path, delim)
     wanted = set(names) if usecols is None else set(usecols)
     parser = _ColumnParser(path, names, wanted, na_values, text)
     if cols is not None:
@@ -178,6 +182,29 @@ def _header(line: bytes, path: str, delim: str) -> list[str]:
     except UnicodeDecodeError as e:
         raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start})") from None
     return text.split(delim)
+
+
+def no_column(path, name, names: list[str]) -> DataError:
+    """An unknown column, with the column it most likely means: the same name in another case or
+    with spaces around it (``' Age '`` for ``age``), else a close spelling (``tagret``)."""
+    import difflib
+
+    key = str(name).strip().casefold()
+    same = [n for n in names if n.strip().casefold() == key] or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    hint = f"; did you mean {same[0]!r}?" if same else ""
+    return DataError(f"{path}: no column {name!r}{hint} (columns: {', '.join(names)})")
+
+
+def _check_delimiter(names: list[str], path: str, delim: str) -> None:
+    """A header that did not split is another delimiter's file (a spreadsheet's ';'-separated export with
+    decimal commas): say so, rather than call its first data row ragged."""
+    if len(names) != 1:
+        return
+    for other, word in DELIMITERS:
+        if other != delim and names[0].count(other):
+            raise DataError(f"{path}:1: the header is one column holding {names[0].count(other)} {word}s, so the file "
+                            f"looks {word}-separated; mlp splits {'.tsv files on tabs' if delim == chr(9) else '.csv files on commas'} "
+                            f"(save it as comma-separated .csv with '.' decimals, or as tab-separated .tsv)")
 
 
 def _check_names(names: list[str], path: str) -> None:
@@ -294,7 +321,7 @@ class _ColumnParser:
     def __init__(self, path, names, wanted, na_values, text):
         unknown = [c for c in wanted if c not in names]
         if unknown:
-            raise DataError(f"{path}: no column {unknown[0]!r} (columns: {', '.join(names)})")
+            raise no_column(path, unknown[0], names)
         self.path, self.names, self.wanted = path, names, wanted
         self.na_str = [str(v) for v in na_values]
         self.na_bytes = [v.encode() for v in self.na_str]
@@ -310,18 +337,25 @@ class _ColumnParser:
             missing = np.zeros(len(raw), bool)
             for v in na:
                 missing |= raw == v
-            kind = self.kind.get(name) or self._decide(name, raw, missing)
+            kind = self.kind.get(name) or self._decide(name, raw, missing, row0, lines)
             if kind == "numeric":
                 self.parts[name].append(self._numeric(name, raw, missing, row0, lines))
             else:
                 self.parts[name].append(self._codes(name, raw, missing, row0, lines))
 
-    def _decide(self, name, raw, missing) -> str:
+    def _decide(self, name, raw, missing, row0, lines) -> str:
         if name in self.text:
             kind = "text"
         else:
             present = raw[~missing]
             kind = "numeric" if _n_numbers(present[:2000]) * 2 >= min(len(present), 2000) else "text"
+            grouped = _grouped_number(raw, missing) if kind == "text" else -1
+            if grouped >= 0:  # numbers as text would silently become categories (or a target's classes)
+                line = int(lines[row0 + grouped]) if lines is not None else row0 + grouped + 2
+                raise DataError(f"{self.path}:{line}: column {name!r}: {_decoded(raw[grouped])!r} is a number with a "
+                                f"',' (thousands separators or a decimal comma), which mlp does not read (write it as "
+                                f"151000 or 2.5, or list "
+                                f"{name!r} in data.categorical if its values are labels)")
         self.kind[name] = kind
         return kind
 
@@ -453,6 +487,19 @@ def _is_number(v) -> bool:
         return True
     except (ValueError, OverflowError):
         return False
+
+
+def _grouped_number(raw: np.ndarray, missing: np.ndarray) -> int:
+    """The row of the first ``151,000`` or ``2,5`` in a column (its first 2000 present values) that holds
+    only numbers, some written with commas; -1 for any other column."""
+    first = -1
+    for i in np.flatnonzero(~missing)[:2000].tolist():
+        v = raw[i] if isinstance(raw[i], bytes) else str(raw[i]).encode()
+        if GROUPED.fullmatch(v.strip()):
+            first = i if first < 0 else first
+        elif not _is_number(v):
+            return -1
+    return first
 
 
 def _first_non_number(raw: np.ndarray) -> int:

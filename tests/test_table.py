@@ -100,12 +100,34 @@ def test_listed_text_columns_and_usecols(tmp_path):
     ("a,b\n1,2\n3,4\n\n5,6\n", ":4: row is empty"),
     ("a,b\n1,\x002\n", "NUL byte"),
     (b"a,b\n\xff\xfe,1\n", ":2: column 'a': not UTF-8"),
+    # a spreadsheet's European export: ';' between fields, decimal commas (not "row 2 has 3 fields")
+    ("a;b;c\n1,5;2;x\n", ":1: the header is one column holding 2 semicolons, so the file looks semicolon-separated"),
+    # numbers written with commas would silently become categories (or a target's classes)
+    ('a,b\n1,"151,000"\n2,7\n3,"1,234,567.5"\n', ":2: column 'b': '151,000' is a number with a ','"),
+    ('a,b\n1,\n2,"2,5"\n3,"3,25"\n', ":3: column 'b': '2,5' is a number with a ','"),
 ])
 def test_bad_tables_name_file_line_and_column(tmp_path, text, message):
     p = write(tmp_path, text)
     with pytest.raises(DataError) as e:
         read_table(p)
     assert str(e.value).startswith(str(p)) and message in str(e.value), str(e.value)
+
+
+def test_labels_with_commas_stay_text_and_listed_grouped_numbers_are_categories(tmp_path):
+    t = read_table(write(tmp_path, 'a,b\n1,"Paris, France"\n2,"1,000"\n'))
+    assert t.column("b").categories == ["1,000", "Paris, France"]
+    t = read_table(write(tmp_path, 'a,b\n1,"1,000"\n2,"2,000"\n'), text=["b"])
+    assert t.column("b").categories == ["1,000", "2,000"]
+
+
+@pytest.mark.parametrize(("asked", "hint"), [("Target", "did you mean 'target'?"), ("age", "did you mean ' Age '?"),
+                                             ("tagret", "did you mean 'target'?"), ("zzz", "(columns: id,  Age , target)")])
+def test_an_unknown_column_suggests_the_one_meant(tmp_path, asked, hint):
+    p = write(tmp_path, "id, Age ,target\n1,2,3\n")
+    for read in (lambda: read_table(p, usecols=[asked]), lambda: read_table(p).column(asked)):
+        with pytest.raises(DataError) as e:
+            read()
+        assert str(e.value).startswith(f"{p}: no column {asked!r}") and hint in str(e.value), str(e.value)
 
 
 def test_unsupported_and_missing_files(tmp_path):

@@ -63,7 +63,12 @@ def split_rows(n: int, fraction: float, labels, rng, what: str, path: str):
         held.append(g[: int(round(len(g) * fraction))])
     held = np.sort(np.concatenate(held))
     if len(held) == 0 or len(held) == n:
-        raise DataError(f"{path}: {what} {fraction} of {n} rows leaves an empty split")
+        why = ""
+        if labels is not None and len(held) == 0 and round(n * fraction) > 0:  # a target of mostly distinct values
+            why = (f" (stratified by class: each of the {len(groups)} classes is too small to hold {fraction} of it "
+                   f"out, the largest has {max(map(len, groups))} rows; is the target a class label? If not, set "
+                   f"data.task: regression)")
+        raise DataError(f"{path}: {what} {fraction} of {n} rows leaves an empty split{why}")
     keep = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return held, keep
 
@@ -92,7 +97,8 @@ def load_table(cfg, rng, fitted: dict | None = None):
             raise DataError(f"{path}: several target columns are multi-output regression; data.task: classification takes one")
         task, classes = ("regression", None) if len(target) > 1 else decide_task(train.column(target[0]), d.task, path)
         _check_loss(cfg, task, classes, path)
-    else:
+    else:  # another table than the model's: name its missing column before the split can fail on it
+        pre.check_columns(train, with_target=True)
         task, classes = pre.task, pre.classes
     labels = class_labels(train, target, task)
     test = None

@@ -99,6 +99,14 @@ def test_predict_needs_the_trained_columns(iris_run, tmp_path):
     assert r.exit_code == 2 and "no column 'colour'" in r.stderr
 
 
+def test_eval_on_another_table_names_its_missing_columns_before_splitting(iris_run, tmp_path):
+    """Each of these 20 rows is a class of its own, so a split would fail first, on the wrong problem."""
+    other = tmp_path / "other.csv"
+    other.write_text("x,y\n" + "".join(f"{i},{i * 1.5}\n" for i in range(20)))
+    r = mlp("eval", iris_run[0], "--data", table_config(tmp_path, f"train: {other}, target: y"))
+    assert r.exit_code == 2 and "other.csv: missing columns 'sepal_length'" in r.stderr, r.stderr
+
+
 def test_statistics_come_from_the_training_rows_only(customers, tmp_path):
     from mlpcli.rng import streams
     from mlpcli.table import read_table
@@ -154,6 +162,14 @@ def test_bad_table_configs_are_exit_2(tmp_path, data, message):
     cfg = table_config(tmp_path, f"train: {ROOT / 'data/iris.csv'}, {data}", model="[4, 8, 3]", loss="cross_entropy")
     r = mlp("train", cfg, "--out", tmp_path / "run", "--quiet")
     assert r.exit_code == 2 and message in r.stderr, r.stderr
+
+
+def test_a_split_of_one_row_classes_asks_whether_the_target_is_a_label(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("x,y\n" + "".join(f"{i},{i * 1.5}\n" for i in range(40)))
+    cfg = table_config(tmp_path, f"train: {p}, target: y, task: classification", model="[1, 4, 40]", loss="cross_entropy")
+    r = mlp("train", cfg, "--out", tmp_path / "run", "--quiet")
+    assert r.exit_code == 2 and "each of the 40 classes is too small" in r.stderr and "data.task: regression" in r.stderr
 
 
 def test_rows_without_a_target_are_dropped_with_a_count(tmp_path):

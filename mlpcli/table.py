@@ -536,10 +536,10 @@ def _read_parquet(path, na_values, text, usecols) -> Table:
             vals = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
             cols[name] = Column(name, np.asarray(vals, np.float64).copy(), None, pa.types.is_integer(typ))
             continue
-        if pa.types.is_boolean(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ):
-            col = col.cast(pa.string())
+        if pa.types.is_boolean(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ):
+            col = col.cast(pa.string())  # a date or time is text, as in a CSV: dropped, or one category per value
         elif not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ)):
-            raise DataError(f"{path}: column {name!r} has type {typ}; expected numbers, booleans or text")
+            raise DataError(f"{path}: column {name!r} has type {typ}; expected numbers, booleans, dates or text")
         raw = np.array(["" if v is None else str(v) for v in col.to_pylist()], dtype=str)
         uniq, inv = np.unique(raw, return_inverse=True)
         cats = [u for u in uniq.tolist() if u not in na]  # sorted, as np.unique returns them

@@ -81,6 +81,21 @@ def test_parquet_matches_csv(tmp_path):
     assert t.columns["b"].categories == ["false", "true"]
 
 
+def test_parquet_dates_are_text_as_in_a_csv(tmp_path):
+    """A date column (often an identifier to drop) must not make the whole file unreadable."""
+    pa = pytest.importorskip("pyarrow")
+    import datetime
+
+    import pyarrow.parquet as pq
+
+    days = [datetime.date(2020, 1, d) for d in (3, 1, 2)]
+    pq.write_table(pa.table({"day": days, "x": [1.0, 2.0, 3.0]}), tmp_path / "t.parquet")
+    assert read_table(tmp_path / "t.parquet").columns["day"].text() == ["2020-01-03", "2020-01-01", "2020-01-02"]
+    pq.write_table(pa.table({"l": [[1], [2]]}), tmp_path / "n.parquet")
+    with pytest.raises(DataError, match=r"n.parquet: column 'l' has type list<.*expected numbers, booleans, dates or text"):
+        read_table(tmp_path / "n.parquet")
+
+
 def test_listed_text_columns_and_usecols(tmp_path):
     t = read_table(write(tmp_path, "zip,v,skip\n02139,1,x\n10001,2,y\n"), text=["zip"], usecols=["zip", "v"])
     assert list(t.columns) == ["zip", "v"] and t.columns["zip"].categories == ["02139", "10001"]

@@ -76,6 +76,8 @@ class TablePreprocessor:
         columns = []
         for name in names:
             col = table.columns[name]
+            if col.missing.all():  # e.g. 'Unnamed: 12', from a comma at the end of every line
+                raise DataError(f"{table.path}: column {name!r} is empty in every training row; list it in data.drop")
             if explicit is not None and not col.numeric and name not in explicit:
                 row = int(np.flatnonzero(~col.missing)[0])
                 raise DataError(f"{table.path}:{table.line(row)}: column {name!r} holds text "

@@ -112,6 +112,7 @@ def table_starter(path: str, target: str | None) -> str:
     table.column(target)
     # text with a different value in every row names the row (an identifier): not an input
     ids = [n for n, c in table.columns.items() if not c.numeric and len(c.categories) == table.n_rows and n != target]
+    ids += [n for n, c in table.columns.items() if c.missing.all() and n != target]  # an empty column: nothing to learn
     categorical = [n for n, c in table.columns.items() if not c.numeric and n != target and n not in ids]
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
             "drop": ids, "categorical": categorical, "test_fraction": 0.2, "validation_split": 0.1}

@@ -108,6 +108,15 @@ def test_regression_target_scaled_and_back():
     np.testing.assert_array_equal(flat.encode_target(t), [10, 20, 60])
 
 
+def test_an_empty_column_is_named_with_its_file():
+    """A comma at the end of every line makes an empty 'Unnamed: 4' column."""
+    t = table(b"".join(line + b"," for line in CSV.splitlines(keepends=True)).replace(b"\n,", b",\n"))
+    assert t.columns["Unnamed: 4"].missing.all()
+    with pytest.raises(DataError, match=r"^t.csv: column 'Unnamed: 4' is empty in every training row; list it in data.drop"):
+        fit(t)
+    assert fit(t, drop=["Unnamed: 4"]).input_names == ["age", "city", "income"]
+
+
 def test_drop_policy_marks_incomplete_rows():
     t = table()
     pre = fit(t, missing={"numeric": "drop", "categorical": "drop"})

@@ -208,3 +208,6 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     assert load_data(cfg).train.X.shape[1] == cfg.model.layers[0]  # the widths fit what training encodes
     r = mlp("init", tmp_path / "d.yaml", "--data", customers)
     assert r.exit_code == 2 and "--target" in r.stderr and "income" in r.stderr
+    customers.write_text("".join(line + ",\n" for line in customers.read_text().splitlines()))  # an empty last column
+    r = mlp("init", tmp_path / "e.yaml", "--data", customers, "--target", "bought")
+    assert r.exit_code == 0 and "drop: [id, 'Unnamed: 5']" in (tmp_path / "e.yaml").read_text(), r.stderr

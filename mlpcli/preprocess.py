@@ -35,7 +35,8 @@ def warn(message: str) -> None:
 def decide_task(col: Column, requested: str = "auto", path: str = "") -> tuple[str, list[str] | None]:
     """Classification (and its class names) or regression, from the target column (README, "Tables"):
     a text or boolean target is classification, an integer target with at most 50 distinct
-    values is classification, anything else regression; ``requested`` overrides auto."""
+    values is classification (``1.0`` counts as an integer, as in scikit-learn's ``type_of_target``),
+    anything else regression; ``requested`` overrides auto."""
     present = col.values[~col.missing]
     if not col.numeric:
         if requested == "regression":
@@ -44,7 +45,7 @@ def decide_task(col: Column, requested: str = "auto", path: str = "") -> tuple[s
         classes = [col.categories[i] for i in np.unique(present)]
     else:
         distinct = np.unique(present)
-        integer = col.integer and np.array_equal(distinct, np.round(distinct))
+        integer = np.array_equal(distinct, np.round(distinct))  # 1.0 as 1: pandas writes an int column with gaps so
         auto = "classification" if integer and len(distinct) <= MAX_INTEGER_CLASSES else "regression"
         if (requested if requested != "auto" else auto) == "regression":
             return "regression", None

@@ -32,6 +32,9 @@ def test_task_rule_text_integer_and_float_targets():
     assert decide_task(num([3, 1, 2, 1], True)) == ("classification", ["1", "2", "3"])
     assert decide_task(num(np.arange(51), True))[0] == "regression"  # more than 50 integers: a quantity
     assert decide_task(num([0.5, 1.5], False))[0] == "regression"
+    # 0.0/1.0 is how pandas writes an integer column with a missing value: the same labels as 0/1
+    assert decide_task(num([0.0, 1.0, np.nan, 1.0], False)) == ("classification", ["0", "1"])
+    assert decide_task(num([1.0, 2.0, 2.5], False))[0] == "regression"
     assert decide_task(num([0.5, 1.5], False), "classification") == ("classification", ["0.5", "1.5"])
     with pytest.raises(DataError, match="one class only"):
         decide_task(num([1, 1, np.nan], True))

@@ -70,7 +70,7 @@ EXAMPLES = {"dir": "runs/my-run", "early_stopping": {"monitor": "val_loss", "pat
 
 
 def _flow(val) -> str:
-    text = yaml.safe_dump(val, default_flow_style=True, width=1000).strip()
+    text = yaml.safe_dump(val, default_flow_style=True, width=1000, allow_unicode=True).strip()  # column names as written, not \x-escaped
     return text.removesuffix("...").strip()
 
 
@@ -98,6 +98,17 @@ def _npy_dict(preset):
     return d
 
 
+def _numbers_the_rows(col, n_rows: int) -> bool:
+    """An integer column holding n consecutive numbers in some order (a row number or an exported index:
+    ``id`` 1000..1568, ``Unnamed: 0``): it says where a row sits in the file, not what it is."""
+    import numpy as np
+
+    v = col.values
+    if not col.numeric or not col.integer or n_rows < 3 or col.missing.any():
+        return False
+    return bool(v.max() - v.min() == n_rows - 1 and len(np.unique(v)) == n_rows)
+
+
 def table_starter(path: str, target: str | None) -> str:
     """A starter for the user's own table: its columns listed, the categorical ones detected, the
     task decided, and the network's ends sized by the encoded data."""
@@ -113,6 +124,7 @@ def table_starter(path: str, target: str | None) -> str:
     # text with a different value in every row names the row (an identifier): not an input
     ids = [n for n, c in table.columns.items() if not c.numeric and len(c.categories) == table.n_rows and n != target]
     ids += [n for n, c in table.columns.items() if c.missing.all() and n != target]  # an empty column: nothing to learn
+    ids += [n for n, c in table.columns.items() if n != target and _numbers_the_rows(c, table.n_rows)]
     categorical = [n for n, c in table.columns.items() if not c.numeric and n != target and n not in ids]
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
             "drop": ids, "categorical": categorical, "test_fraction": 0.2, "validation_split": 0.1}

@@ -208,6 +208,13 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     assert load_data(cfg).train.X.shape[1] == cfg.model.layers[0]  # the widths fit what training encodes
     r = mlp("init", tmp_path / "d.yaml", "--data", customers)
     assert r.exit_code == 2 and "--target" in r.stderr and "income" in r.stderr
-    customers.write_text("".join(line + ",\n" for line in customers.read_text().splitlines()))  # an empty last column
+    rows = customers.read_text().splitlines()  # a row number (an exported index), then the same without an id
+    customers.write_text("".join(f"{i - 1 if i else 'n'},{line}\n" for i, line in enumerate(rows)))
+    assert mlp("init", tmp_path / "n.yaml", "--data", customers, "--target", "bought").exit_code == 0
+    assert "drop: [id, n]" in (tmp_path / "n.yaml").read_text()
+    customers.write_text(customers.read_text().replace("income", "größe"), encoding="utf-8")  # column names as written, not escaped
+    assert mlp("init", tmp_path / "u.yaml", "--data", customers, "--target", "bought").exit_code == 0
+    assert "features: [größe, plan, age]" in (tmp_path / "u.yaml").read_text(encoding="utf-8")
+    customers.write_text("".join(line.split(",", 1)[1] + ",\n" for line in rows))  # no id; an empty last column
     r = mlp("init", tmp_path / "e.yaml", "--data", customers, "--target", "bought")
-    assert r.exit_code == 0 and "drop: [id, 'Unnamed: 5']" in (tmp_path / "e.yaml").read_text(), r.stderr
+    assert r.exit_code == 0 and "drop: ['Unnamed: 4']" in (tmp_path / "e.yaml").read_text(), r.stderr

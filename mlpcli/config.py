@@ -399,6 +399,13 @@ class Config(Section, Located):
         return d
 
 
+def _not_a_table(path) -> None:
+    """``mlp train my.csv``: a newcomer's first try gets the command that writes a config for it."""
+    if str(path).lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")):
+        raise ConfigError(f"{path}: a table, not a config; write a config for it with: "
+                          f"mlp init my.yaml --data {path} --target COLUMN")
+
+
 def _top_level(data, source: str) -> dict:
     """The file's top level as a mapping (an empty file is all defaults)."""
     if data is None:
@@ -425,6 +432,7 @@ def load_config(path=None, overrides=()) -> Config:
     if path is None:
         data, node, source = {}, None, "<defaults>"
     else:
+        _not_a_table(path)
         data, node = read_yaml_file(path)
         source = str(path)
         data = _top_level(data, source)  # the overrides need a mapping to go into

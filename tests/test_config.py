@@ -151,3 +151,10 @@ def test_json_schema_validates_what_the_loader_accepts(tmp_path):
     for bad in ({"optimizer": {"name": "adamw"}}, {"optimiser": {}}, {"model": {"activation": "relux"}},
                 {"training": {"epochs": "many"}}):
         assert list(validator.iter_errors(bad)), bad
+
+
+def test_a_table_given_as_the_config_points_at_mlp_init(tmp_path):
+    p = tmp_path / "my.csv"
+    p.write_text("a,y\n1,2\n")
+    with pytest.raises(ConfigError, match=r"my.csv: a table, not a config; .*mlp init my.yaml --data .*my.csv --target COLUMN"):
+        load_config(p)

@@ -373,6 +373,12 @@ class _ColumnParser:
                             f"(add {val!r} to data.na_values if it marks a missing value, or list {name!r} "
                             f"in data.categorical)") from None
         vals[missing] = np.nan
+        infinite = np.flatnonzero(np.isinf(vals))  # 'inf', '-Infinity', '1e400'
+        if len(infinite):
+            bad = int(infinite[0])
+            line = int(lines[row0 + bad]) if lines is not None else row0 + bad + 2
+            raise DataError(f"{self.path}:{line}: column {name!r}: {_decoded(raw[bad])!r} is not a finite number, and "
+                            f"it would make every output it reaches NaN (add it to data.na_values to read it as missing)")
         if self.integer[name] and len(raw):
             # no '.', 'e' or 'E' (nor the letters of nan/inf) in any field
             self.integer[name] = not (NOT_INTEGER[raw.view(np.uint8)].any() if raw.dtype.kind == "S"
@@ -533,8 +539,11 @@ def _read_parquet(path, na_values, text, usecols) -> Table:
     for name, col in zip(names, t.columns, strict=True):
         typ = col.type
         if (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)) and name not in text:
-            vals = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            cols[name] = Column(name, np.asarray(vals, np.float64).copy(), None, pa.types.is_integer(typ))
+            vals = np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64).copy()
+            if np.isinf(vals).any():
+                row = int(np.flatnonzero(np.isinf(vals))[0])
+                raise DataError(f"{path}: column {name!r}, row {row + 1}: {vals[row]} is not a finite number")
+            cols[name] = Column(name, vals, None, pa.types.is_integer(typ))
             continue
         if pa.types.is_boolean(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ):
             col = col.cast(pa.string())  # a date or time is text, as in a CSV: dropped, or one category per value

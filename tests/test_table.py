@@ -91,6 +91,9 @@ def test_parquet_dates_are_text_as_in_a_csv(tmp_path):
     days = [datetime.date(2020, 1, d) for d in (3, 1, 2)]
     pq.write_table(pa.table({"day": days, "x": [1.0, 2.0, 3.0]}), tmp_path / "t.parquet")
     assert read_table(tmp_path / "t.parquet").columns["day"].text() == ["2020-01-03", "2020-01-01", "2020-01-02"]
+    pq.write_table(pa.table({"x": [1.0, float("inf")]}), tmp_path / "i.parquet")
+    with pytest.raises(DataError, match=r"i.parquet: column 'x', row 2: inf is not a finite number"):
+        read_table(tmp_path / "i.parquet")
     pq.write_table(pa.table({"l": [[1], [2]]}), tmp_path / "n.parquet")
     with pytest.raises(DataError, match=r"n.parquet: column 'l' has type list<.*expected numbers, booleans, dates or text"):
         read_table(tmp_path / "n.parquet")
@@ -115,6 +118,9 @@ def test_listed_text_columns_and_usecols(tmp_path):
     ("a,b\n1,2\n3,4\n\n5,6\n", ":4: row is empty"),
     ("a,b\n1,\x002\n", "NUL byte"),
     (b"a,b\n\xff\xfe,1\n", ":2: column 'a': not UTF-8"),
+    # an infinite input would make the outputs it reaches NaN: eval's metrics null, predictions NaN, exit 0
+    ("a,b\n1,2\n3,inf\n", ":3: column 'b': 'inf' is not a finite number"),
+    ('a,b\n"x",2\n"y",-1e400\n', ":3: column 'b': '-1e400' is not a finite number"),
     # a spreadsheet's European export: ';' between fields, decimal commas (not "row 2 has 3 fields")
     ("a;b;c\n1,5;2;x\n", ":1: the header is one column holding 2 semicolons, so the file looks semicolon-separated"),
     # numbers written with commas would silently become categories (or a target's classes)

@@ -174,8 +174,10 @@ class ThreadTuner:
             self.window_start = (now, self.idle())
 
     def pause(self) -> None:
-        """The next interval is not a step (evaluation, checkpoints between epochs): do not time it."""
+        """The next interval is not a step (evaluation, checkpoints between epochs): do not time it,
+        and do not count the idle cores of this window (the pause may have left them idle)."""
         self.last = None
+        self.window_start = (None, None)
 
     def _idle_cores(self, now) -> float:
         """Cores idle on average since the window began (0 where the OS does not tell)."""

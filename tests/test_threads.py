@@ -216,3 +216,16 @@ def test_mlp_train_threads_option_is_the_config_key(tmp_path):
 def test_training_threads_must_be_a_count_or_auto(bad):
     with pytest.raises(ConfigError, match=r"training\.threads: expected an integer >= 1 or 'auto'"):
         mlpcli.load_config(None, [f"training.threads={bad}"])
+
+
+def test_idle_cores_during_a_pause_do_not_call_for_more_threads():
+    """Between epochs (validation, checkpoints) the cores may idle; that is no sign that they are free."""
+    m = Machine()
+    m.run(5, busy=False)
+    m.run(20, busy=True)
+    switches = m.tuner.switches
+    for _ in range(100):  # epochs of 0.2 s under load, each followed by a pause that leaves a core idle
+        m.run(0.2, busy=True)
+        m.tuner.pause()
+        m.idle += 0.5
+    assert m.blas.n == 1 and m.tuner.switches - switches <= 2  # at most the timed retry, not one per epoch

@@ -98,13 +98,19 @@ def _npy_dict(preset):
     return d
 
 
-def _numbers_the_rows(col, n_rows: int) -> bool:
-    """An integer column holding n consecutive numbers in some order (a row number or an exported index:
-    ``id`` 1000..1568, ``Unnamed: 0``): it says where a row sits in the file, not what it is."""
+ROW_NUMBER_NAME = r"(?i)unnamed: \d+|index|row(_?(id|num|number))?|(.*[\s_-])?id"
+
+
+def _numbers_the_rows(name: str, col, n_rows: int) -> bool:
+    """An identifier-named integer column holding n consecutive numbers in some order (a row number or
+    an exported index: ``id`` 1000..1568, ``Unnamed: 0``): it says where a row sits, not what it is.
+    Both tests, so that a feature ``x`` of 1, 2, ..., n or a ``year`` per row stays an input."""
+    import re
+
     import numpy as np
 
     v = col.values
-    if not col.numeric or not col.integer or n_rows < 3 or col.missing.any():
+    if not re.fullmatch(ROW_NUMBER_NAME, name.strip()) or not col.numeric or not col.integer or n_rows < 3 or col.missing.any():
         return False
     return bool(v.max() - v.min() == n_rows - 1 and len(np.unique(v)) == n_rows)
 
@@ -124,10 +130,11 @@ def table_starter(path: str, target: str | None) -> str:
     # text with a different value in every row names the row (an identifier): not an input
     ids = [n for n, c in table.columns.items() if not c.numeric and len(c.categories) == table.n_rows and n != target]
     ids += [n for n, c in table.columns.items() if c.missing.all() and n != target]  # an empty column: nothing to learn
-    ids += [n for n, c in table.columns.items() if n != target and _numbers_the_rows(c, table.n_rows)]
+    ids += [n for n, c in table.columns.items() if n != target and _numbers_the_rows(n, c, table.n_rows)]
     categorical = [n for n, c in table.columns.items() if not c.numeric and n != target and n not in ids]
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
-            "drop": ids, "categorical": categorical, "test_fraction": 0.2, "validation_split": 0.1}
+            "drop": ids, "categorical": categorical, "test_fraction": 0.2,
+            "validation_split": 0.1 if table.n_rows >= 100 else 0.0}  # a handful of rows has none to spare
     classes = decide_task(table.column(target), "auto", path)[1]
     if classes is None:
         out, loss, k = "identity", "squared_error", 1
@@ -139,7 +146,8 @@ def table_starter(path: str, target: str | None) -> str:
     width = load_table(probe, streams(probe.seed)["data"]).train.X.shape[1]  # as training will encode it
     preset = {"data": data, "model": {"layers": [width, 32, k], "activation": "relu", "output": out, "init": "he"},
               "loss": loss, "optimizer": {"name": "adam", "lr": 0.001},
-              "training": {"epochs": 100, "batch_size": 32, "early_stopping": {"patience": 10}}}
+              "training": {"epochs": 100, "batch_size": 32,
+                           **({"early_stopping": {"patience": 10}} if data["validation_split"] else {})}}
     d = validate(preset, f"starter {path}").to_dict()
     what = f"{len(classes)} classes ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})" if classes else "regression"
     lines = [f"# mlpcli config for {path}, predicting {target!r}: {what}. Train with: mlp train <this file>",

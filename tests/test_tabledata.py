@@ -209,12 +209,17 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     r = mlp("init", tmp_path / "d.yaml", "--data", customers)
     assert r.exit_code == 2 and "--target" in r.stderr and "income" in r.stderr
     rows = customers.read_text().splitlines()  # a row number (an exported index), then the same without an id
-    customers.write_text("".join(f"{i - 1 if i else 'n'},{line}\n" for i, line in enumerate(rows)))
+    customers.write_text("".join(f"{i - 1 if i else 'Unnamed: 0'},{line}\n" for i, line in enumerate(rows)))
     assert mlp("init", tmp_path / "n.yaml", "--data", customers, "--target", "bought").exit_code == 0
-    assert "drop: [id, n]" in (tmp_path / "n.yaml").read_text()
+    assert "drop: [id, 'Unnamed: 0']" in (tmp_path / "n.yaml").read_text()
     customers.write_text(customers.read_text().replace("income", "größe"), encoding="utf-8")  # column names as written, not escaped
     assert mlp("init", tmp_path / "u.yaml", "--data", customers, "--target", "bought").exit_code == 0
     assert "features: [größe, plan, age]" in (tmp_path / "u.yaml").read_text(encoding="utf-8")
+    tiny = tmp_path / "tiny.csv"  # too few rows for a validation split: the starter still trains
+    tiny.write_text("x,y\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n")
+    assert mlp("init", tmp_path / "t.yaml", "--data", tiny, "--target", "y").exit_code == 0
+    assert "validation_split: 0.0" in (tmp_path / "t.yaml").read_text()
+    assert mlp("train", tmp_path / "t.yaml", "--out", tmp_path / "tiny-run", "--quiet").exit_code == 0
     customers.write_text("".join(line.split(",", 1)[1] + ",\n" for line in rows))  # no id; an empty last column
     r = mlp("init", tmp_path / "e.yaml", "--data", customers, "--target", "bought")
     assert r.exit_code == 0 and "drop: ['Unnamed: 4']" in (tmp_path / "e.yaml").read_text(), r.stderr

@@ -59,8 +59,9 @@ SET = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help=SET_HELP)
 
 
 def fail(message: str, code: int = 2):
-    """One line on stderr, then exit with ``code``."""
-    sys.stderr.write(f"mlp: error: {' '.join(str(message).split())}\n")
+    """One line on stderr (one per error when a config has several), then exit with ``code``."""
+    lines = [" ".join(line.split()) for line in str(message).splitlines()]
+    sys.stderr.write("".join(f"mlp: error: {line}\n" for line in lines if line) or "mlp: error:\n")
     raise typer.Exit(code)
 
 

@@ -38,6 +38,7 @@ DATASET_KEYS = {
               "normalize_target", "test_fraction"),
 }
 REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
+MAX_ERROR_LINES = 10  # a config's errors are reported together, one line each, up to this many
 
 
 class XY(Section):
@@ -420,11 +421,18 @@ def validate(data, source: str = "<config>", node=None, overridden=()) -> Config
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
-        first = format_error(errors[0], source, node, overridden)
-        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(first + more) from None
+        lines = list(dict.fromkeys(format_error(err, source, node, overridden) for err in e.errors()))
+        lines.sort(key=lambda text: _line_number(text, source))  # in the file's order, --set ones first
+        if len(lines) > MAX_ERROR_LINES:  # every error at once, but a screenful at most
+            lines[MAX_ERROR_LINES - 1:] = [f"{source}: ... and {len(lines) - MAX_ERROR_LINES + 1} more errors"]
+        raise ConfigError("\n".join(lines)) from None
     return cfg.located(source, node)
+
+
+def _line_number(message: str, source: str) -> int:
+    """The line of ``source:LINE: ...`` (0 for messages without one, such as --set errors)."""
+    line = message[len(source) + 1:].partition(":")[0] if message.startswith(source + ":") else ""
+    return int(line) if line.isdigit() else 0
 
 
 def load_config(path=None, overrides=()) -> Config:

@@ -53,6 +53,8 @@ def did_you_mean(name: str, valid) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def unknown_name(kind: str, name, valid) -> str:
-    """The message for a name that is not in a registry: suggestion plus the valid names."""
-    return f"unknown {kind} {name!r}{did_you_mean(name, valid)} (valid: {', '.join(valid)})"
+def unknown_name(kind: str, name, valid, hint=None) -> str:
+    """The message for a name that is not in a registry: a suggestion (``hint``, by default the
+    closest spelling) plus the valid names."""
+    hint = did_you_mean(name, valid) if hint is None else hint
+    return f"unknown {kind} {name!r}{hint} (valid: {', '.join(valid)})"

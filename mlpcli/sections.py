@@ -15,7 +15,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .errors import did_you_mean, unknown_name
+from .errors import unknown_name
 from .yamlfile import line_of
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(!r)?\}")
@@ -42,10 +42,79 @@ def field_error(kind: str, template: str, **ctx):
     return PydanticCustomError(kind, "{message}", {**ctx, "message": safe_format(template, **ctx)})
 
 
+# What people write, coming from other tools, for a key path here or for a registry name
+# (README: Configuration). Looked up with case, '-', '_' and spaces ignored.
+KEY_SYNONYMS = {
+    "learningrate": "optimizer.lr", "lr": "optimizer.lr", "momentum": "optimizer.momentum", "optimiser": "optimizer",
+    "epochs": "training.epochs", "nepochs": "training.epochs", "numepochs": "training.epochs", "maxepochs": "training.epochs",
+    "batchsize": "training.batch_size", "batch": "training.batch_size", "earlystopping": "training.early_stopping",
+    "patience": "training.early_stopping.patience", "dtype": "training.dtype", "shuffle": "training.shuffle",
+    "weightdecay": "l2", "l2reg": "l2", "lambda": "l2", "regularization": "l2", "regularisation": "l2",
+    "layers": "model.layers", "hiddenlayers": "model.layers", "layersizes": "model.layers", "sizes": "model.layers",
+    "activation": "model.activation", "outputactivation": "model.output", "init": "model.init",
+    "initializer": "model.init", "initialiser": "model.init", "weightinit": "model.init",
+    "scheduler": "schedule", "lrscheduler": "schedule", "lrschedule": "schedule", "dataset": "data",
+    "outdir": "output.dir", "rundir": "output.dir", "logdir": "output.dir", "valsplit": "data.validation_split",
+    "validationsplit": "data.validation_split", "normalise": "data.normalize", "normalization": "data.normalize",
+    "criterion": "loss", "lossfunction": "loss", "randomseed": "seed",
+}
+NAME_SYNONYMS = {
+    "mse": "squared_error", "meansquarederror": "squared_error", "l2": "squared_error", "bce": "binary_cross_entropy",
+    "logloss": "binary_cross_entropy", "bcewithlogits": "binary_cross_entropy", "ce": "cross_entropy",
+    "crossentropy": "cross_entropy", "categoricalcrossentropy": "cross_entropy", "nll": "cross_entropy",
+    "softmaxcrossentropy": "cross_entropy", "linear": "identity", "none": "identity", "logistic": "sigmoid",
+    "lrelu": "leaky_relu", "kaiming": "he", "kaimingnormal": "he", "henormal": "he", "glorotuniform": "xavier",
+    "xavieruniform": "xavier", "gaussian": "normal", "steplr": "step", "exponentiallr": "exponential",
+    "cosineannealing": "cosine", "cosineannealinglr": "cosine", "reducelronplateau": "plateau", "reduceonplateau": "plateau",
+    "fixed": "constant", "momentum": "sgd",
+}
+
+
+def _fold(text) -> str:
+    return "".join(c for c in str(text).lower() if c not in "-_ ")
+
+
+def suggestion(given, valid, synonyms=NAME_SYNONYMS) -> str | None:
+    """The valid name or key a user most likely meant: the same up to case and separators
+    (``ReLu`` -> ``relu``), a common synonym (``mse`` -> ``squared_error``), else the closest spelling."""
+    import difflib
+
+    valid = [str(v) for v in valid]
+    folded = {_fold(v): v for v in valid}
+    if _fold(given) in folded:
+        return folded[_fold(given)]
+    target = synonyms.get(_fold(given))
+    if target is not None and (target in valid or "." in target):
+        return target
+    close = difflib.get_close_matches(str(given).lower(), [v.lower() for v in valid], n=1, cutoff=0.6)
+    return next(v for v in valid if v.lower() == close[0]) if close else None
+
+
+def key_suggestion(key, valid, section: str) -> str | None:
+    """``suggestion`` for a key of ``section`` (a dotted path, '' at the top level): a synonym
+    that belongs to this section is named relative to it, one elsewhere by its full path."""
+    target = KEY_SYNONYMS.get(_fold(key))
+    if target is not None and section and target.startswith(section + "."):
+        target = target[len(section) + 1:]
+    if target is not None and target != key and (target in valid or "." in target):
+        return target
+    return suggestion(key, valid, synonyms={})
+
+
 def check_name(kind: str, value, valid) -> str:
     if not isinstance(value, str) or value not in valid:
-        raise field_error("unknown_name", "{text}", text=unknown_name(kind, value, list(valid)))
+        hint = suggestion(value, valid) if isinstance(value, str) else None
+        raise field_error("unknown_name", "{text}", text=unknown_name(kind, value, list(valid),
+                                                                      hint=f"; did you mean {hint!r}?" if hint else ""))
     return value
+
+
+class UnknownKey:
+    """Stands in for the value of a key its section does not have, so that pydantic reports every
+    unknown key of a config at once (as extra_forbidden) and ``format_error`` can word each one."""
+
+    def __init__(self, key, valid):
+        self.key, self.valid = str(key), valid
 
 
 def also(*alternatives):
@@ -75,10 +144,9 @@ class Section(BaseModel):
         if isinstance(data, dict):
             data = _lists_as_tuples(cls, data)
             valid = [f.alias or n for n, f in cls.model_fields.items()]
-            for key in data:
-                if key not in valid and key not in cls.model_fields:
-                    raise field_error("unknown_key", "unknown key {key!r}{hint} (valid: {valid})",
-                               key=str(key), hint=did_you_mean(key, valid), valid=", ".join(valid))
+            unknown = [key for key in data if key not in valid and key not in cls.model_fields]
+            if unknown:  # each becomes its own error, worded by format_error
+                data = {k: UnknownKey(k, valid) if k in unknown else v for k, v in data.items()}
         elif not isinstance(data, BaseModel):
             raise field_error("not_a_mapping", "expected a mapping of keys (got {got!r})", got=data)
         return data
@@ -140,16 +208,17 @@ def format_error(err: dict, source: str, node, overridden) -> str:
     loc = [p for p in err["loc"] if p != "__root__"]
     if ctx.get("at"):  # an error about how keys fit together names the key it is about
         loc = [*loc, *ctx["at"].split(".")]
-    if err["type"] == "unknown_key":
-        loc = [*loc, ctx["key"]]
     path = ".".join(str(p) for p in loc) or "(top level)"
     msg = ctx.get("message", err["msg"])  # our own text, verbatim
+    inp = err.get("input")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
+        if isinstance(inp, UnknownKey):
+            hint = key_suggestion(inp.key, inp.valid, ".".join(str(p) for p in loc[:-1]))
+            msg = f"unknown key {inp.key!r}" + (f"; did you mean {hint!r}?" if hint else "") + f" (valid: {', '.join(inp.valid)})"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    inp = err.get("input")
-    if err["type"] not in ("unknown_key", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
+    if err["type"] not in ("extra_forbidden", "missing", "unknown_name", "not_a_parameter") and isinstance(inp, (int, float, str, bool)) and "got" not in msg:
         msg = f"{msg} (got {inp!r})"
     if err["type"] == "missing" and "message" not in ctx:
         msg = "required key is missing"

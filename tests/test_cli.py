@@ -175,6 +175,17 @@ def test_bad_config_is_one_line_with_file_line_and_key(tmp_path):
     assert not (tmp_path / "r").exists()  # refused before any work
 
 
+def test_every_config_error_is_its_own_stderr_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("epochs: 5\nmodel: {activation: ReLu}\n")
+    r = mlp("train", p, "--out", tmp_path / "r")
+    assert r.exit_code == 2 and r.stderr.splitlines() == [
+        f"mlp: error: {p}:1: epochs: unknown key 'epochs'; did you mean 'training.epochs'? "
+        "(valid: seed, data, model, loss, l2, optimizer, schedule, training, output, checkpoint)",
+        f"mlp: error: {p}:2: model.activation: unknown activation 'ReLu'; did you mean 'relu'? "
+        "(valid: identity, relu, leaky_relu, softplus, sigmoid, tanh, step, softmax)"]
+
+
 def test_set_overrides_are_yaml_typed_and_checked(tmp_path):
     r = mlp("train", ROOT / "configs/xor.yaml", "--out", tmp_path / "r", "--quiet", "--json",
             "--set", "training.epochs=2", "--set", "model.layers=[2, 3, 1]")

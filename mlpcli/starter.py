@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .config import Config, validate
 from .errors import ConfigError
@@ -45,7 +45,7 @@ def _section_class(annotation):
     return None
 
 
-def _render(cls, data: dict, indent: int, lines: list) -> None:
+def _render(cls, data: dict, defaults: dict, indent: int, lines: list) -> None:
     pad = " " * indent
     by_key = {(f.alias or n): f for n, f in cls.model_fields.items()}
     for key, val in data.items():
@@ -54,23 +54,40 @@ def _render(cls, data: dict, indent: int, lines: list) -> None:
         sub = _section_class(field.annotation)
         if desc:
             lines.append(f"{pad}# {desc}")
-        if sub is not None and isinstance(val, dict):
-            lines.append(f"{pad}{key}:")
-            _render(sub, val, indent + 2, lines)
+        default = defaults.get(key)
+        if sub is not None and isinstance(val, dict) and (isinstance(default, dict) or key not in defaults):
+            own = _own_defaults(sub) if key not in defaults and field.default is None else None  # off unless given
+            lines.append(f"{pad}{key}:" + ("  # default: off" if own is not None else ""))
+            _render(sub, val, own if own is not None else default or {}, indent + 2, lines)
         else:
-            lines.append(f"{pad}{key}: {_flow(val)}")
-    for key, field in by_key.items():  # optional keys left unset: shown commented out
+            # a value other than the default says so; keys without one (loss, model.output) follow from others
+            note = f"  # default: {_flow(default)}" if key in defaults and field.default is not None and default != val else ""
+            lines.append(f"{pad}{key}: {_flow(val)}{note}")
+    for key, field in by_key.items():  # optional keys left unset (off by default): shown commented out
         if key not in data and field.default is None and key not in ("output", "from", "std", "y", "test", "train", "gamma"):
             lines.append(f"{pad}# {field.description}")
-            lines.append(f"{pad}# {key}: {_flow(EXAMPLES.get(key))}")
+            example, default = _example(key)
+            lines.append(f"{pad}# {key}: {_flow(example)}  # default: {default}")
 
 
-EXAMPLES = {"dir": "runs/my-run", "early_stopping": {"monitor": "val_loss", "patience": 10, "restore_best": True},
-            "grad_tol": 1e-4}
+def _own_defaults(cls) -> dict | None:
+    """The defaults of a section that is off unless given (early stopping), or None when it has required keys."""
+    try:
+        return cls().model_dump(mode="json", by_alias=True)
+    except ValidationError:
+        return None
+
+
+def _example(key: str) -> tuple:
+    """(a value, what applies without it) for an optional key (early stopping as its defaults spell it)."""
+    from .config import EarlyStoppingConfig
+
+    return {"early_stopping": (EarlyStoppingConfig().model_dump(), "off"), "grad_tol": (1e-4, "off"),
+            "dir": ("runs/my-run", "runs/<config name>-<timestamp>"), "every_epochs": (1, "off")}.get(key, (None, "off"))
 
 
 def _flow(val) -> str:
-    text = yaml.safe_dump(val, default_flow_style=True, width=1000, allow_unicode=True).strip()  # column names as written, not \x-escaped
+    text = yaml.safe_dump(val, default_flow_style=True, width=1000, sort_keys=False, allow_unicode=True).strip()  # column names as written, not \x-escaped
     return text.removesuffix("...").strip()
 
 
@@ -85,16 +102,31 @@ def starter_config(dataset: str = "xor", target: str | None = None) -> str:
     cfg = validate({**preset, "data": {**preset["data"]}}, f"starter {dataset}") if dataset != "npy" else None
     d = cfg.to_dict() if cfg is not None else _npy_dict(preset)
     lines = [f"# mlpcli config: {dataset} starter (mlp init). Train with: mlp train <this file>",
-             "# Every key is shown with its default; `mlp schema` prints the full JSON Schema.", ""]
-    _render(Config, d, 0, lines)
+             "# Every key that applies, with this starter's value; `# default: ...` marks a value that is",
+             "# not the default (leave such a key out to get its default). `mlp schema` prints the JSON Schema.", ""]
+    _render(Config, d, defaults_like(d), 0, lines)
     return "\n".join(lines) + "\n"
+
+
+def defaults_like(d: dict) -> dict:
+    """The resolved defaults for a config with the same dataset, optimiser and schedule as ``d``
+    (so that e.g. adam's ``betas`` have a default); the names themselves get the overall defaults."""
+    base = validate({}, "defaults").to_dict()
+    ref = validate({s: {"name": d[s]["name"]} for s in ("optimizer", "schedule")}, "defaults").to_dict()
+    name = d["data"]["name"]
+    ref["data"] = (_npy_dict({"data": {"validation_split": 0.0}})["data"] if name == "npy"
+                   else validate({"data": {"name": name}}, "defaults").to_dict()["data"])
+    for s in ("data", "optimizer", "schedule"):
+        ref[s]["name"] = base[s]["name"]
+    return ref
 
 
 def _npy_dict(preset):
     """The npy preset cannot be validated here (its files do not exist yet): fill defaults around it."""
-    d = validate({**preset, "data": {"name": "xor", "validation_split": preset["data"]["validation_split"]}},
-                 "starter npy").to_dict()
-    d["data"] = {"name": "npy", "normalize": "standard", "validation_split": 0.1, **{k: preset["data"][k] for k in ("train", "test")}}
+    data = preset["data"]
+    d = validate({**preset, "data": {"name": "xor", "validation_split": data["validation_split"]}}, "starter npy").to_dict()
+    d["data"] = {"name": "npy", "normalize": data.get("normalize", "none"), "validation_split": data["validation_split"],
+                 **{k: data[k] for k in ("train", "test") if k in data}}
     return d
 
 

@@ -42,26 +42,65 @@ def _save(fig, path) -> str:
     return str(path)
 
 
+METRIC_NAMES = {"acc": "accuracy", "r2": "R²", "mse": "mean squared error"}
+
+
+def _metric_of(history: list[dict]) -> str | None:
+    return next((m for m in ("acc", "r2", "mse") if any(r.get(f"train_{m}") is not None for r in history)), None)
+
+
+def _column(history: list[dict], key: str) -> list:
+    return [np.nan if r.get(key) is None else r[key] for r in history]
+
+
 def learning_curves(history: list[dict], path) -> str:
+    """Loss, accuracy (or R²) and learning rate per epoch of one run."""
+    return compare_curves({"": history}, path)
+
+
+def compare_curves(histories: dict, path) -> str:
+    """The learning curves of several runs (label -> metrics.csv rows) overlaid in one PNG."""
+    return _save(curves_figure(histories), path)
+
+
+def curves_figure(histories: dict):
+    """Loss, accuracy or R², and the learning rate per epoch: one colour per run, train solid,
+    validation dashed."""
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
     plt = _pyplot()
-    epochs = [int(r["epoch"]) for r in history]
-    metric = next((m for m in ("acc", "r2", "mse") if any(r.get(f"train_{m}") is not None for r in history)), None)
-    names = {"acc": "accuracy", "r2": "R²", "mse": "mean squared error"}
+    rows = [r for h in histories.values() for r in h]
+    metric = _metric_of(rows)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
-    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], metric, names.get(metric, ""))):
-        for split, style in (("train", "-"), ("val", "--")):
-            ys = [r.get(f"{split}_{key}") for r in history]
-            if key and any(v is not None for v in ys):
-                ax.plot(epochs, [np.nan if v is None else v for v in ys], style, label=split)
+    for i, (label, history) in enumerate(histories.items()):
+        epochs = [int(r["epoch"]) for r in history]
+        color = f"C{i % 10}"
+        for ax, key in ((axes[0], "loss"), (axes[1], metric)):
+            for split, style in (("train", "-"), ("val", "--")):
+                ys = _column(history, f"{split}_{key}")
+                if key and not np.all(np.isnan(ys)):
+                    ax.plot(epochs, ys, style, color=color, label=f"{label} {split}".strip())
+        axes[2].plot(epochs, _column(history, "lr"), color=color if len(histories) > 1 else "tab:green", label=label or None)
+    for ax, title in zip(axes, ("loss", METRIC_NAMES.get(metric, ""), "learning rate"), strict=True):
         ax.set(title=title, xlabel="epoch")
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
-    if history and all(r.get("train_loss", 0) > 0 for r in history):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8 if len(histories) > 2 else None)
+    losses = np.array([v for r in rows for v in (r.get("train_loss"), r.get("val_loss")) if v is not None], dtype=float)
+    if losses.size and np.all(losses[np.isfinite(losses)] > 0):
         axes[0].set_yscale("log")
-    axes[2].plot(epochs, [r["lr"] for r in history], color="tab:green")
-    axes[2].set(title="learning rate", xlabel="epoch")
-    axes[2].grid(alpha=0.3)
-    return _save(fig, path)
+    if metric == "r2":  # the part near 1 that matters, not the first epochs' large negative R²
+        r2 = np.array([v for r in rows for v in (r.get("train_r2"), r.get("val_r2")) if v is not None], dtype=float)
+        r2 = r2[np.isfinite(r2)]
+        if r2.size:
+            low = max(float(r2.min()), -0.1)
+            axes[1].set_ylim(low - 0.02 * (1 - low), 1 + 0.02 * (1 - low))
+    lr = np.array([r["lr"] for r in rows if r.get("lr") is not None], dtype=float)
+    if lr.size and lr.max() > 0:  # from 0, so a constant rate is a flat line at its value, not noise around it
+        axes[2].set_ylim(0, 1.15 * lr.max())
+        axes[2].yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
+    return fig
 
 
 def weight_tiles(W1, max_tiles: int = MAX_TILES):
@@ -104,16 +143,26 @@ def confusion(cm, path, split: str) -> str:
     per_class = np.diag(cm) / np.maximum(cm.sum(1), 1)
     fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
     ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
-    if k <= 20:
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > 0.5 * max(cm[i].sum(), 1) else "black")
     ax.set_yticks(range(k), [f"{i}  ({a:.1%})" for i, a in enumerate(per_class)])
     ax.set_xticks(range(k))
     ax.set(xlabel="predicted class", ylabel="true class (per-class accuracy)",
            title=f"{split} split: accuracy {np.trace(cm) / max(cm.sum(), 1):.2%} on {cm.sum()} samples")
+    if k <= 20:
+        size = _cell_fontsize(fig, ax, k, len(str(int(cm.max()))))
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=size,
+                        color="white" if cm[i, j] > 0.5 * max(cm[i].sum(), 1) else "black")
     return _save(fig, path)
+
+
+def _cell_fontsize(fig, ax, k: int, digits: int) -> float:
+    """A font size (points) at which ``digits`` digits (about 0.64 em wide each) fill at most
+    ~65% of a cell's width and 40% of its height, capped at 16 points."""
+    fig.canvas.draw()  # the final layout, so the axes' size is known
+    box = ax.get_window_extent()
+    cell = min(box.width, box.height) / k * 72 / fig.dpi  # points
+    return float(min(16.0, 0.4 * cell, 0.65 * cell / (0.64 * max(digits, 1))))
 
 
 def decision_boundary(net, X, y, path, normalized: bool = False) -> str:
@@ -125,9 +174,9 @@ def decision_boundary(net, X, y, path, normalized: bool = False) -> str:
     A = net.forward(np.c_[g0.ravel(), g1.ravel()])
     fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
     if A.shape[1] == 1:  # the probability of class 1, and the 0.5 line
-        surf = ax.contourf(g0, g1, A[:, 0].reshape(g0.shape), levels=20, cmap="RdBu_r", alpha=0.8)
+        surf = ax.contourf(g0, g1, A[:, 0].reshape(g0.shape), levels=np.linspace(0, 1, 21), cmap="RdBu_r", alpha=0.8)
         ax.contour(g0, g1, A[:, 0].reshape(g0.shape), levels=[0.5], colors="k", linewidths=1.5)
-        fig.colorbar(surf, ax=ax, label="output (class 1 above 0.5)")
+        fig.colorbar(surf, ax=ax, label="output (class 1 above 0.5)", ticks=np.linspace(0, 1, 5))
     else:
         ax.contourf(g0, g1, A.argmax(1).reshape(g0.shape), levels=np.arange(A.shape[1] + 1) - 0.5, cmap="tab10", alpha=0.4)
     from .metrics import true_classes
@@ -138,6 +187,10 @@ def decision_boundary(net, X, y, path, normalized: bool = False) -> str:
         ax.scatter(pts[:, 0], pts[:, 1], marker="o^sDvP*Xph"[c % 10], s=70, c="k", edgecolors="w", linewidths=1.5,
                    label=f"class {c}")
     ax.legend(loc="upper right", framealpha=0.8)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):  # round steps (0.25, 0.5, 1, ...), about six of them
+        axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
     unit = " (normalised)" if normalized else ""
     ax.set(title="decision boundary and data", xlabel=f"x1{unit}", ylabel=f"x2{unit}")
     return _save(fig, path)

@@ -126,3 +126,80 @@ def test_train_with_plot_flag(tmp_path):
 
     plots = json.loads(r.stdout)["plots"]
     assert len(plots) == 4 and all((tmp_path / "r" / "plots").joinpath(p.rsplit("/", 1)[1]).exists() for p in plots)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions would save, kept open for inspection."""
+    import matplotlib.pyplot as plt
+
+    import mlpcli.plots as plots
+
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or str(path))
+    yield kept
+    for fig in kept:
+        plt.close(fig)
+
+
+def history(n, r2=None, lr=None):
+    return [{"epoch": e + 1, "train_loss": 1.0 / (e + 1), "lr": (lr or (lambda e: 0.05))(e),
+             **({"train_r2": r2(e), "val_r2": r2(e) - 0.01} if r2 else {"train_acc": 0.5 + e / (2 * n)})} for e in range(n)]
+
+
+def test_learning_curves_integer_epochs_clipped_r2_and_a_constant_rate_from_zero(figures, tmp_path):
+    from mlpcli.plots import learning_curves
+
+    learning_curves(history(7, r2=lambda e: 0.999 - 50 * 0.3 ** e), tmp_path / "c.png")
+    loss, r2, lr = figures[0].axes
+    for ax in (loss, r2, lr):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    low, high = r2.get_ylim()
+    assert -0.13 < low < -0.09 and 1.0 < high < 1.03  # first epochs' R² of -49 clipped at -0.1
+    assert lr.get_ylim()[0] == 0 and 0.05 < lr.get_ylim()[1] < 0.06
+    assert not lr.yaxis.get_major_formatter().get_offset()  # no "+5e-2" offset on a flat line
+
+
+def test_r2_axis_starts_at_the_lowest_r2_when_it_is_above_minus_0_1(figures, tmp_path):
+    from mlpcli.plots import learning_curves
+
+    learning_curves(history(5, r2=lambda e: 0.9 + 0.01 * e), tmp_path / "c.png")
+    low, high = figures[0].axes[1].get_ylim()
+    assert 0.88 < low < 0.89 and 1.0 <= high < 1.01
+
+
+@pytest.mark.parametrize(("k", "top"), [(2, 3), (10, 1150), (20, 120)])
+def test_confusion_numbers_fit_their_cells(figures, tmp_path, k, top):
+    from mlpcli.plots import confusion
+
+    cm = np.full((k, k), 7) + np.diag(np.full(k, top - 7))
+    confusion(cm, tmp_path / "cm.png", "test")
+    fig = figures[0]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    cell = min(box.width, box.height) / k
+    texts = ax.texts
+    assert len(texts) == k * k
+    widest = max(t.get_window_extent().width for t in texts)
+    tallest = max(t.get_window_extent().height for t in texts)
+    assert widest < 0.8 * cell and tallest < 0.8 * cell  # inside the cell, with a margin
+    assert texts[0].get_fontsize() == 16 or widest > 0.5 * cell  # as large as the cell allows (16 pt at most)
+
+
+def test_decision_boundary_ticks_are_round(figures, tmp_path):
+    from mlpcli.plots import decision_boundary
+
+    class Net:
+        def forward(self, X):
+            return 1 / (1 + np.exp(-(X[:, :1] - X[:, 1:])))
+
+    X = np.array([[0.13, -0.71], [1.37, 0.52], [0.9, 2.21]])
+    decision_boundary(Net(), X, np.array([0, 1, 1]), tmp_path / "b.png")
+    ax, bar = figures[0].axes
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        steps = np.diff(ticks)
+        assert len(ticks) <= 8 and np.allclose(steps, steps[0])
+        assert any(np.isclose(steps[0] / 10.0 ** np.floor(np.log10(steps[0])), m) for m in (1, 2, 2.5, 5))
+    assert np.allclose(bar.get_yticks(), [0, 0.25, 0.5, 0.75, 1])

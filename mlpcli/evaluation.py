@@ -75,8 +75,10 @@ def outputs(net, X, chunk=8192, source="inputs") -> np.ndarray:
 
 
 def print_report(report: dict, split: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    from .display import number, print_table
     from .safeio import stdout_console
 
     console = stdout_console()
@@ -87,23 +89,23 @@ def print_report(report: dict, split: str) -> None:
     t.add_column("value", justify="right")
     for k, v in m.items():
         if isinstance(v, float):
-            t.add_row(k, f"{v:.6f}")
-    console.print(t)
+            t.add_row(k, number(v))
+    print_table(t)
     cm = report.get("confusion_matrix")
     if cm is not None and len(cm) <= 20:
         names, per_class = report["classes"], m["per_class"]
         console.print("confusion matrix (rows: true class, columns: predicted) and each class's precision, recall, F1", markup=False)
         c = Table()
         c.add_column("class")
-        for name in names:
-            c.add_column(name, justify="right")
+        for name in names:  # class names come from the user's data: text, never markup
+            c.add_column(escape(name), justify="right")
         for col in ("precision", "recall", "f1", "support"):
             c.add_column(col, justify="right")
         for i, row in enumerate(cm):
             pc = per_class[names[i]]
-            c.add_row(names[i], *[f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(row)],
-                      *(f"{pc[k]:.4f}" for k in ("precision", "recall", "f1")), str(pc["support"]))
-        console.print(c)
+            c.add_row(escape(names[i]), *[f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(row)],
+                      *(number(pc[k]) for k in ("precision", "recall", "f1")), str(pc["support"]))
+        print_table(c)
 
 
 def read_inputs(net, path):

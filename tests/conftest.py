@@ -49,3 +49,43 @@ def mnist_format(d=None):
 
 def mnist_available():
     return mnist_format() is not None and os.environ.get("MLPCLI_SKIP_MNIST") != "1"
+
+
+def run_in_pty(args, cols: int, rows: int = 40, timeout: float = 120, env=None, stdin_tty=True):
+    """Run ``args`` with stdout and stderr on a pseudo-terminal ``cols`` wide; its output as text."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, **(env or {})}
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    p = subprocess.Popen(args, stdout=slave, stderr=slave, stdin=slave if stdin_tty else subprocess.DEVNULL, env=env,
+                         close_fds=True)
+    os.close(slave)
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif p.poll() is not None:
+                break
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        os.close(master)
+    return p.returncode, out.decode("utf-8", "replace").replace("\r\n", "\n")

@@ -83,7 +83,7 @@ def print_report(report: dict, split: str) -> None:
 
     console = stdout_console()
     m = report["metrics"]
-    console.print(f"{split} split: {m['n_samples']} samples", markup=False)
+    console.print(f"{split} split: {m['n_samples']} samples", markup=False, soft_wrap=True)
     t = Table()
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -94,7 +94,7 @@ def print_report(report: dict, split: str) -> None:
     cm = report.get("confusion_matrix")
     if cm is not None and len(cm) <= 20:
         names, per_class = report["classes"], m["per_class"]
-        console.print("confusion matrix (rows: true class, columns: predicted) and each class's precision, recall, F1", markup=False)
+        console.print("confusion matrix (rows: true class, columns: predicted) and each class's precision, recall, F1", markup=False, soft_wrap=True)
         c = Table()
         c.add_column("class")
         for name in names:  # class names come from the user's data: text, never markup

@@ -52,4 +52,5 @@ def test_eval_on_terminals_of_each_width(tmp_path):
     assert code == 0 and "┏" in wide and "accuracy" in wide  # fits: Rich's table
     code, narrow = run_in_pty([sys.executable, "-m", "mlpcli", "eval", str(run)], cols=20)
     assert code == 0 and "┏" not in narrow and "…" not in narrow
-    assert "class  0  1  accuracy" in narrow  # the plain layout, whole, wider than the terminal
+    assert "test split: 4 samples\n" in narrow  # not wrapped by Rich: the terminal wraps long lines itself
+    assert "class  0  1  precision  recall" in narrow  # the plain layout, whole, wider than the terminal

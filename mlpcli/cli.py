@@ -175,18 +175,21 @@ def main_options(
 # ---------------------------------------------------------------------------- train
 @app.command(examples=["mlp train configs/xor.yaml",
                       "mlp train configs/mnist.yaml --set optimizer.lr=0.05 --out runs/lr005",
-                      "mlp train configs/xor.yaml --json --quiet > summary.json"])
+                      "mlp train configs/xor.yaml --json --quiet > summary.json",
+                      "mlp train --resume runs/xor --more 100"])
 @command
 def train(
-    config: Path = typer.Argument(..., metavar="CONFIG", help="YAML config file."),
+    config: Path | None = typer.Argument(None, metavar="CONFIG", help="YAML config file (with --resume: optional, and only epochs, early stopping, output and checkpoint cadence may differ)."),
     set_: list[str] = SET,
     out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Run directory (default: output.dir, or runs/<config>-<time>)."),
-    resume: Path | None = typer.Option(None, "--resume", metavar="CKPT", help="Continue from a checkpoint this config's run wrote (in its directory, unless --out)."),
+    resume: Path | None = typer.Option(None, "--resume", metavar="RUN_DIR|CKPT", help="Continue a run (its last.npz, or the checkpoint given) with its saved config, in its directory unless --out."),
+    epochs: int | None = typer.Option(None, "--epochs", min=0, metavar="N", help="Train N epochs in all (with --resume: the new total)."),
+    more: int | None = typer.Option(None, "--more", min=1, metavar="N", help="With --resume: train N epochs past the checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in the run directory."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     json_out: bool = JSON_OUT,
     plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="BLAS threads (as --set training.threads=N; default: follow the free cores)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, metavar="N", help="BLAS threads (as --set training.threads=N; default: follow the free cores)."),
 ):
     """Train a network from a YAML config.
 
@@ -197,7 +200,23 @@ def train(
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
-    cfg = load_config(config, [*set_, *([f"training.threads={threads}"] if threads else [])])
+    set_ = [*set_, *([f"training.threads={threads}"] if threads else [])]
+    if resume is not None:
+        from .resume import plan_resume
+
+        plan = plan_resume(resume, config, set_, epochs, more)
+        if plan.nothing_to_do:
+            sys.stderr.write(f"mlp: nothing to do: {plan.nothing_to_do}\n")
+            if json_out:
+                emit_json({"run_dir": str(Path(plan.checkpoint).parent), "epochs_run": plan.done, "nothing_to_do": plan.nothing_to_do})
+            return
+        cfg, resume = plan.cfg, Path(plan.checkpoint)
+    elif config is None:
+        fail("give the CONFIG to train, or --resume RUN_DIR to continue a run")
+    elif more is not None:
+        fail("--more N continues a run: use it with --resume RUN_DIR (or --epochs N for a new run)")
+    else:
+        cfg = load_config(config, [*set_, *([f"training.epochs={epochs}"] if epochs is not None else [])])
     if plot:  # a missing matplotlib is found now, not after the training
         from .plots import check_matplotlib
 
@@ -221,7 +240,7 @@ def train(
     if json_out:
         emit_json(summary)
     elif not quiet:
-        print_summary(summary)
+        print_summary(summary, cfg)
 
 
 def default_run_dir(cfg) -> Path:
@@ -232,12 +251,26 @@ def default_run_dir(cfg) -> Path:
     return Path("runs") / f"{config_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def print_summary(summary: dict) -> None:
-    lines = [f"run directory: {summary['run_dir']}"]
+def print_summary(summary: dict, cfg) -> None:
+    from .display import number
+
+    lines = [f"run directory: {summary['run_dir']}", why_stopped(summary, cfg)]
     for split, m in summary["metrics"].items():
-        vals = "  ".join(f"{k} {v:.4f}" for k, v in m.items() if k != "n_samples")
+        vals = "  ".join(f"{k} {number(v)}" for k, v in m.items() if isinstance(v, float))
         lines.append(f"{split:5s} ({m['n_samples']} samples): {vals}")
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def why_stopped(summary: dict, cfg) -> str:
+    """Why training stopped, in words."""
+    n, best, reason = summary["epochs_run"], summary.get("best_epoch"), summary["stop_reason"]
+    es = cfg.training.early_stopping
+    if reason == "early_stopping" and es is not None and best is not None:
+        kept = f"restored the weights of epoch {best}" if es.restore_best else f"kept the last weights (the best epoch was {best})"
+        return f"stopped early at epoch {n}: {es.monitor} did not improve for {n - best} epochs; {kept}"
+    if reason == "grad_tol":
+        return f"stopped at epoch {n}: the gradient norm fell below training.grad_tol {cfg.training.grad_tol:g}"
+    return f"trained all {n} epochs" + (f"; best epoch {best}" if best else "")
 
 
 # ---------------------------------------------------------------------------- eval

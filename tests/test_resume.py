@@ -100,3 +100,57 @@ def test_separate_streams_for_init_shuffle_and_data():
     c1 = mlpcli.MLP.from_config(mlpcli.load_config(None, ["data.repeat=1", "seed=4"]))
     c2 = mlpcli.MLP.from_config(mlpcli.load_config(None, ["data.repeat=50", "seed=4"]))
     assert np.array_equal(c1.params["W1"], c2.params["W1"])
+
+
+# ---------------------------------------------------------------------------- mlp train --resume, as users mean it
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from mlpcli.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def sets(*keys):
+    return [a for k in keys for a in ("--set", k)]
+
+
+XOR_KEYS = ("model.layers=[2, 3, 1]", "training.batch_size=2", "data.repeat=3")
+XOR_SET = sets("training.epochs=6", *XOR_KEYS)
+
+
+def xor_config():
+    from .conftest import ROOT
+
+    return ROOT / "configs/xor.yaml"
+
+
+def test_resume_needs_no_config_and_more_trains_past_the_checkpoint(tmp_path):
+    assert cli("train", xor_config(), *XOR_SET, "--out", tmp_path / "a", "-q").exit_code == 0
+    r = cli("train", "--resume", tmp_path / "a", "--more", 4, "-q", "--json")  # the --set keys are the run's own
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    assert json.loads(r.stdout)["epochs_run"] == 10
+    assert cli("train", xor_config(), *sets("training.epochs=10", *XOR_KEYS), "--out", tmp_path / "b", "-q").exit_code == 0
+    a, b = read_checkpoint(tmp_path / "a" / "last.npz")[0], read_checkpoint(tmp_path / "b" / "last.npz")[0]
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(a[k], b[k])  # bit for bit an uninterrupted 10-epoch run
+    r = cli("train", "--resume", tmp_path / "a", "--epochs", 12, "-q", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["epochs_run"] == 12
+
+
+def test_resuming_a_finished_run_has_nothing_to_do(tmp_path):
+    assert cli("train", xor_config(), *XOR_SET, "--out", tmp_path / "a", "-q").exit_code == 0
+    r = cli("train", "--resume", tmp_path / "a")
+    assert r.exit_code == 0 and r.stderr == "mlp: nothing to do: 6 of 6 epochs done; add --more N\n" and r.stdout == ""
+
+
+def test_a_config_alongside_may_change_only_what_a_resume_honours(tmp_path):
+    assert cli("train", xor_config(), *XOR_SET, "--out", tmp_path / "a", "-q").exit_code == 0
+    r = cli("train", xor_config(), *XOR_SET, "--resume", tmp_path / "a", "--set", "optimizer.lr=0.2", "--set", "seed=3")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "optimizer.lr (0.05 in the run, 0.2 in" in r.stderr and "seed (0 in the run, 3 in" in r.stderr
+    r = cli("train", xor_config(), *XOR_SET, "--resume", tmp_path / "a", "--set", "training.epochs=8", "-q", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert cli("train", "--more", 2).exit_code == 2 and cli("train").exit_code == 2

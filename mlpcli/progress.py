@@ -1,4 +1,8 @@
-"""Training progress on stderr, as callbacks: a Rich progress bar on a terminal, one plain line per epoch otherwise."""
+"""Training progress on stderr, as callbacks: a Rich progress bar on a terminal, one plain line per epoch otherwise.
+
+Both fit the terminal: fields are dropped or shortened by priority rather than cut or
+wrapped. On long runs the epoch lines are throttled (every epoch is still in metrics.csv).
+"""
 
 from __future__ import annotations
 
@@ -6,80 +10,146 @@ import sys
 import time
 
 from .callbacks import Callback
+from .display import number
+
+LINE_EVERY = 1.0  # seconds between two epoch lines at most (the first and the last are always shown)
+REASONS = {"epochs": "all epochs done", "early_stopping": "stopped early", "grad_tol": "gradient norm below grad_tol"}
 
 
-def format_row(row: dict, epochs: int) -> str:
-    parts = [f"epoch {int(row['epoch'])}/{epochs}"]
-    for k in ("train_loss", "train_acc", "train_mse", "val_loss", "val_acc", "val_mse"):
+def fit(fields: list[tuple[int, str]], width: int, sep: str = "  ") -> str:
+    """The fields joined by ``sep``, dropping those of the lowest priority (largest number)
+    until the line fits ``width`` columns."""
+    kept = list(fields)
+    while len(kept) > 1 and len(sep.join(t for _, t in kept)) > width:
+        kept.remove(max(kept, key=lambda f: f[0]))
+    return sep.join(t for _, t in kept)[:max(width, 1)]
+
+
+def row_fields(row: dict, epochs: int) -> list[tuple[int, str]]:
+    """(priority, text) of an epoch line: epoch first, then losses, metrics, lr, seconds."""
+    fields = [(0, f"epoch {int(row['epoch'])}/{epochs}")]
+    for k, prio in (("train_loss", 1), ("val_loss", 2), ("train_acc", 3), ("val_acc", 4), ("train_mse", 3),
+                    ("val_mse", 4), ("train_r2", 5), ("val_r2", 5)):
         if row.get(k) is not None:
-            parts.append(f"{k} {row[k]:.4f}")
-    parts.append(f"lr {row['lr']:.3g}")
-    parts.append(f"{row['seconds']:.3g}s")
-    return "  ".join(parts)
+            fields.append((prio, f"{k} {number(row[k])}"))
+    fields.append((6, f"lr {row['lr']:.4g}"))
+    fields.append((7, f"{row['seconds']:.3g}s"))
+    return fields
+
+
+def format_row(row: dict, epochs: int, width: int = 1 << 16) -> str:
+    return fit(row_fields(row, epochs), width)
 
 
 class PlainProgress(Callback):
-    """One line per epoch on stderr, for logs and CI; --quiet for none."""
+    """One line per epoch on stderr (at most one a second on long runs), for logs and CI; --quiet for none."""
 
     order = 100
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
-        self.t0 = time.perf_counter()
+        self.t0 = self.last_line = time.perf_counter()
+        self.pending = None
+
+    def width(self) -> int:
+        return 1 << 16  # logs are not wrapped
+
+    def write(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
 
     def on_train_start(self, trainer):
         self.t0 = time.perf_counter()
+        self.last_line = self.t0 - LINE_EVERY
         t = trainer
         d = t.data
-        msg = (f"training {t.model.layers} on {len(d.train)} samples"
-               + (f" (val {len(d.val)})" if d.val is not None else "")
-               + f", {t.n_batches} batches of {t.batch_size}, {t.cfg.training.epochs} epochs"
-               + (f", run dir {t.run.dir}" if t.run else ""))
+        fields = [(0, f"training {t.model.layers} on {len(d.train)} samples" + (f" (val {len(d.val)})" if d.val is not None else "")),
+                  (2, f"{t.n_batches} batches of {t.batch_size}"), (1, f"{t.cfg.training.epochs} epochs")]
         if t.epoch:
-            msg += f"; resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")
-        print(f"{msg}; {d.describe_task()}", file=self.stream, flush=True)
+            fields.append((1, f"resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")))
+        fields.append((2, d.describe_task()))
+        self.write(fit(fields, self.width(), ", "))
+        if t.run:
+            self.write(fit([(0, f"run directory {t.run.dir}")], self.width()))
 
     def on_epoch_end(self, trainer, row):
-        print(format_row(row, trainer.cfg.training.epochs), file=self.stream, flush=True)
+        now = time.perf_counter()
+        last = int(row["epoch"]) >= trainer.cfg.training.epochs
+        if now - self.last_line >= LINE_EVERY or last:
+            self.write(format_row(row, trainer.cfg.training.epochs, self.width()))
+            self.last_line, self.pending = now, None
+        else:
+            self.pending = row  # shown at the end if it turns out to be the last
+
+    def flush_pending(self, trainer):
+        if self.pending is not None:
+            self.write(format_row(self.pending, trainer.cfg.training.epochs, self.width()))
+            self.pending = None
 
     def on_train_end(self, trainer):
+        self.flush_pending(trainer)
         seconds = time.perf_counter() - self.t0
-        print(f"done: {trainer.epoch} epochs ({trainer.stop_reason}) in {seconds:.1f}s", file=self.stream, flush=True)
+        self.write(f"done: {trainer.epoch} epochs in {seconds:.1f}s ({REASONS.get(trainer.stop_reason, trainer.stop_reason)})")
 
 
 class RichProgress(PlainProgress):
-    """A live progress bar: epoch, batch, loss, accuracy, learning rate, samples/s, ETA."""
+    """A live line under the epoch lines: epoch, the bar of this epoch's batches and its counter,
+    loss, accuracy, learning rate, samples/s and the run's ETA, shortened to the terminal's width.
+    It is transient: Ctrl-C or the end leaves no stale bar behind."""
+
+    BAR = 20
+
+    def width(self) -> int:
+        return self.console.width - 1  # the last column would wrap on some terminals
+
+    def write(self, text: str) -> None:
+        if getattr(self, "progress", None) is None:
+            super().write(text)
+        else:  # above the live line
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def on_train_start(self, trainer):
-        self.t0 = time.perf_counter()
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn
 
         self.console = Console(stderr=True, highlight=False)
-        self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(bar_width=24), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
-        )
+        self.progress = Progress(TextColumn("{task.fields[head]}", markup=False), BarColumn(bar_width=self.BAR),
+                                 TextColumn("{task.fields[tail]}", markup=False), console=self.console, transient=True,
+                                 auto_refresh=False)
+        self.progress.start()
+        super().on_train_start(trainer)
         t = trainer
         self.total_epochs = t.cfg.training.epochs
+<<<<<<< HEAD
         self.console.print(t.data.describe_task(), markup=False)
         self.progress.start()
         self.task = self.progress.add_task("train", total=max(1, self.total_epochs * t.n_batches),
                                            completed=t.epoch * t.n_batches + t.batch, epoch="", stats="")
         self.last, self.t0, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
+=======
+        self.task = self.progress.add_task("train", total=max(1, t.n_batches), completed=t.batch, head="", tail="")
+        self.last, self.t_start, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
+        self.steps0 = t.epoch * t.n_batches + t.batch
+>>>>>>> 93893ce (Progress fits the terminal; numbers with 4 significant digits; the summary says why training stopped)
 
     def _update(self, t, epoch_done=False):
         now = time.perf_counter()
         p = t.running
         seen = max(p.seen, 1)
-        metric = f"acc {p.metric_sum / seen:.4f}" if t.classification else f"mse {p.metric_sum / seen:.4g}"
-        speed = (t.step * t.batch_size - self.samples0) / max(now - self.t0, 1e-9)
         epoch = t.epoch if epoch_done else t.epoch + 1
         batch = t.n_batches if epoch_done else t.batch
-        stats = (f"batch {batch}/{t.n_batches}  loss {p.loss_sum / seen:.4f}  {metric}  "
-                 f"lr {t.sched.lr if not epoch_done else t.history[-1]['lr']:.3g}  {speed:,.0f} samples/s")
-        self.progress.update(self.task, completed=t.epoch * t.n_batches + (0 if epoch_done else t.batch),
-                             epoch=f"{epoch}/{self.total_epochs}", stats=stats)
+        elapsed = max(now - self.t_start, 1e-9)
+        speed = (t.step * t.batch_size - self.samples0) / elapsed
+        done_steps = t.epoch * t.n_batches + (0 if epoch_done else t.batch)
+        left = self.total_epochs * t.n_batches - done_steps
+        rate = (done_steps - self.steps0) / elapsed
+        eta = _clock(left / rate) if rate > 0 else "?"
+        head = f"epoch {epoch}/{self.total_epochs}"
+        metric = (f"acc {number(p.metric_sum / seen)}" if t.classification else f"mse {number(p.metric_sum / seen)}")
+        lr = t.sched.lr if not epoch_done else t.history[-1]["lr"]
+        tail = fit([(0, f"batch {batch}/{t.n_batches}"), (1, f"loss {number(p.loss_sum / seen)}"), (3, metric),
+                    (2, f"eta {eta}"), (4, f"lr {lr:.4g}"), (5, f"{speed:,.0f} samples/s"), (6, f"elapsed {_clock(elapsed)}")],
+                   self.width() - len(head) - self.BAR - 2)
+        self.progress.update(self.task, completed=batch, head=head, tail=tail, refresh=True)
 
     def on_batch_end(self, trainer, loss):
         now = time.perf_counter()
@@ -88,10 +158,11 @@ class RichProgress(PlainProgress):
             self._update(trainer)
 
     def on_epoch_end(self, trainer, row):
-        self._update(trainer, epoch_done=True)
-        self.progress.console.print(format_row(row, self.total_epochs))
+        self._update(trainer, epoch_done=True)  # the bar first, so it never lags the epoch line
+        super().on_epoch_end(trainer, row)
 
     def on_train_end(self, trainer):
+        self.flush_pending(trainer)
         self.close()
         super().on_train_end(trainer)
 
@@ -100,8 +171,13 @@ class RichProgress(PlainProgress):
 
     def close(self):
         if getattr(self, "progress", None) is not None:
-            self.progress.stop()
+            self.progress.stop()  # transient: the live line is erased
             self.progress = None
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def make_progress(quiet: bool = False) -> list:

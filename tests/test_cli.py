@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -273,3 +274,20 @@ def test_resume_continues_in_the_checkpoints_own_directory(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout)["run_dir"] == str(tmp_path / "first")
     assert (tmp_path / "other" / "last.npz").read_bytes() == before
     assert len((tmp_path / "first" / "metrics.csv").read_text().splitlines()) == 5
+
+
+def test_summary_says_why_training_stopped_and_quiet_is_silent(tmp_path):
+    args = ["train", ROOT / "configs/regression.yaml", "--set", "training.epochs=200", "--set", "data.n_samples=60",
+            "--set", "data.validation_split=0.3", "--set", "optimizer.lr=0.5", "--set", "training.early_stopping={patience: 3}"]
+    r = mlp(*args, "--out", tmp_path / "a")
+    summary = r.stdout.splitlines()[1]
+    m = re.fullmatch(r"stopped early at epoch (\d+): val_loss did not improve for (\d+) epochs; restored the weights of epoch (\d+)", summary)
+    assert m, r.stdout
+    stop, waited, best = map(int, m.groups())
+    assert stop - best == waited and waited == 4  # patience 3: the fourth epoch without improvement stops
+    rows = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == stop + 1
+    r = mlp(*args, "--out", tmp_path / "b", "--quiet")
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    r = mlp(*args, "--out", tmp_path / "c", "--quiet", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["stop_reason"] == "early_stopping" and r.stderr == ""

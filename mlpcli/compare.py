@@ -78,15 +78,16 @@ def compare_runs(run_dirs) -> dict:
 def comparison_table(report: dict, number):
     """A Rich table: one column per run; config differences, then epochs, metrics and seconds.
     ``number`` formats a metric."""
+    from rich.markup import escape  # paths and config values are text, never markup
     from rich.table import Table
 
     runs = report["runs"]
     t = Table()
     t.add_column("")
     for label in run_labels([r["run_dir"] for r in runs]):
-        t.add_column(label, justify="right")
+        t.add_column(escape(label), justify="right")
     for key, values in report["differences"].items():
-        t.add_row(key, *("-" if v is None else str(v) for v in values))
+        t.add_row(escape(key), *("-" if v is None else escape(str(v)) for v in values))
     if report["differences"]:
         t.add_section()
     t.add_row("epochs", *(str(r["epochs"]) for r in runs))

@@ -72,9 +72,12 @@ def plan_resume(resume, config=None, overrides=(), epochs=None, more=None) -> Re
         merged["training"]["epochs"] = epochs
     total = merged["training"]["epochs"]
     plan = ResumePlan(path, done=done)
-    stopped = (meta.get("early_stopping") or {}).get("stop_reason")
-    if more is None and epochs is None and stopped not in (None, "epochs") and not mid_epoch:
-        plan.nothing_to_do = f"the run stopped by {stopped} after {done} epochs; add --more N to train N more"
+    es = merged["training"].get("early_stopping")
+    wait = ((meta.get("callbacks") or {}).get("early_stopping") or {}).get("wait", 0)
+    if es and wait > es.get("patience", 10) and not mid_epoch:  # early stopping ended the run, and would again
+        monitor = (meta.get("early_stopping") or {}).get("monitor", es.get("monitor"))
+        plan.nothing_to_do = (f"the run stopped early after epoch {done}: {monitor} did not improve for {wait} epochs; "
+                              "to train on, raise training.early_stopping.patience (--set) or turn it off, with --more N")
     elif total <= done and not mid_epoch:
         plan.nothing_to_do = f"{done} of {total} epochs done; add --more N"
     plan.cfg = validate(merged, f"{path} (its config)")

@@ -154,3 +154,17 @@ def test_a_config_alongside_may_change_only_what_a_resume_honours(tmp_path):
     r = cli("train", xor_config(), *XOR_SET, "--resume", tmp_path / "a", "--set", "training.epochs=8", "-q", "--json")
     assert r.exit_code == 0, r.stderr
     assert cli("train", "--more", 2).exit_code == 2 and cli("train").exit_code == 2
+
+
+def test_an_early_stopped_run_says_how_to_train_on(tmp_path):
+    from .conftest import ROOT
+
+    args = ["train", ROOT / "configs/regression.yaml", *sets("training.epochs=200", "data.n_samples=60", "data.validation_split=0.3",
+                                                              "optimizer.lr=0.5", "training.early_stopping={patience: 3}")]
+    assert cli(*args, "--out", tmp_path / "a", "-q").exit_code == 0
+    r = cli("train", "--resume", tmp_path / "a")
+    assert r.exit_code == 0 and r.stderr.startswith("mlp: nothing to do: the run stopped early after epoch ")
+    assert "did not improve for 4 epochs" in r.stderr
+    done = read_checkpoint(tmp_path / "a" / "last.npz")[1]["epoch"]
+    r = cli("train", "--resume", tmp_path / "a", "--more", 3, "--set", "training.early_stopping=false", "-q", "--json")
+    assert r.exit_code == 0 and r.stdout.count(f'"epochs_run": {done + 3}') == 1

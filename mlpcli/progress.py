@@ -67,9 +67,9 @@ class PlainProgress(Callback):
         if t.epoch:
             fields.append((1, f"resuming after epoch {t.epoch}" + (f", batch {t.batch}" if t.batch else "")))
         fields.append((2, d.describe_task()))
+        if t.run:  # in logs always; on a narrow terminal the summary names it at the end
+            fields.append((3, f"run dir {t.run.dir}"))
         self.write(fit(fields, self.width(), ", "))
-        if t.run:
-            self.write(fit([(0, f"run directory {t.run.dir}")], self.width()))
 
     def on_epoch_end(self, trainer, row):
         now = time.perf_counter()
@@ -119,17 +119,9 @@ class RichProgress(PlainProgress):
         super().on_train_start(trainer)
         t = trainer
         self.total_epochs = t.cfg.training.epochs
-<<<<<<< HEAD
-        self.console.print(t.data.describe_task(), markup=False)
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=max(1, self.total_epochs * t.n_batches),
-                                           completed=t.epoch * t.n_batches + t.batch, epoch="", stats="")
-        self.last, self.t0, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
-=======
         self.task = self.progress.add_task("train", total=max(1, t.n_batches), completed=t.batch, head="", tail="")
         self.last, self.t_start, self.samples0 = 0.0, time.perf_counter(), t.step * t.batch_size
         self.steps0 = t.epoch * t.n_batches + t.batch
->>>>>>> 93893ce (Progress fits the terminal; numbers with 4 significant digits; the summary says why training stopped)
 
     def _update(self, t, epoch_done=False):
         now = time.perf_counter()

@@ -121,7 +121,7 @@ def cases(d):
                                    ["k6.npz", "W1", "(8, 3)"])
     c["checkpoint missing"] = (["inspect", d / "k7.npz"], ["k7.npz", "no such checkpoint"])
     c["resume with another model"] = (["train", XOR, "--set", "model.layers=[2,5,1]", "--resume", ck, "--out", d / "r2"],
-                                      ["last.npz", "different model"])
+                                      ["last.npz", "model.layers ([2, 8, 1] in the run, [2, 5, 1] in"])
     # ---- command line
     c["--set unknown key"] = (["train", XOR, "--set", "training.epoks=3"], ["--set training.epoks", "did you mean 'epochs'"])
     c["--set bad value"] = (["train", XOR, "--set", "training.epochs=-3"], ["--set training.epochs"])

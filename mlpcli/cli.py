@@ -206,6 +206,9 @@ def train(
 
         plan = plan_resume(resume, config, set_, epochs, more)
         if plan.nothing_to_do:
+            from .runs import check_target
+
+            check_target(out or Path(plan.checkpoint).parent, resume=plan.checkpoint, overwrite=overwrite)  # refused as a training would be
             sys.stderr.write(f"mlp: nothing to do: {plan.nothing_to_do}\n")
             if json_out:
                 emit_json({"run_dir": str(Path(plan.checkpoint).parent), "epochs_run": plan.done, "nothing_to_do": plan.nothing_to_do})

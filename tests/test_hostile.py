@@ -345,7 +345,7 @@ CLI_CASES = {
     "--samples text": (["gradcheck", "--samples", "many"], ["--samples"]),
     "--max-entries 0": (["gradcheck", "--max-entries", "0"], ["--max-entries"]),
     "--split bogus": (["eval", "{ck}", "--split", "bogus"], ["--split"]),
-    "missing argument": (["train"], ["Missing argument"]),
+    "missing argument": (["train"], ["give the CONFIG to train, or --resume RUN_DIR"]),
     "unknown option": (["train", str(XOR), "--bogus"], ["--bogus"]),
     "unknown command": (["trian"], ["trian"]),
     "unknown group option": (["--bogus"], ["--bogus"]),

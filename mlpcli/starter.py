@@ -91,6 +91,10 @@ def _flow(val) -> str:
     return text.removesuffix("...").strip()
 
 
+HEADER = ("# Every key that applies, with this starter's value; `# default: ...` marks a value that is",
+          "# not the default (leave such a key out to get its default). `mlp schema` prints the JSON Schema.")
+
+
 def starter_config(dataset: str = "xor", target: str | None = None) -> str:
     from .table import SUFFIXES
 
@@ -102,8 +106,7 @@ def starter_config(dataset: str = "xor", target: str | None = None) -> str:
     cfg = validate({**preset, "data": {**preset["data"]}}, f"starter {dataset}") if dataset != "npy" else None
     d = cfg.to_dict() if cfg is not None else _npy_dict(preset)
     lines = [f"# mlpcli config: {dataset} starter (mlp init). Train with: mlp train <this file>",
-             "# Every key that applies, with this starter's value; `# default: ...` marks a value that is",
-             "# not the default (leave such a key out to get its default). `mlp schema` prints the JSON Schema.", ""]
+             *HEADER, ""]
     _render(Config, d, defaults_like(d), 0, lines)
     return "\n".join(lines) + "\n"
 
@@ -114,8 +117,10 @@ def defaults_like(d: dict) -> dict:
     base = validate({}, "defaults").to_dict()
     ref = validate({s: {"name": d[s]["name"]} for s in ("optimizer", "schedule")}, "defaults").to_dict()
     name = d["data"]["name"]
-    ref["data"] = (_npy_dict({"data": {"validation_split": 0.0}})["data"] if name == "npy"
-                   else validate({"data": {"name": name}}, "defaults").to_dict()["data"])
+    try:
+        ref["data"] = validate({"data": {"name": name}}, "defaults").to_dict()["data"]
+    except ConfigError:  # npy, table: they validate only with their files; their keys' defaults go unmarked
+        ref["data"] = {"name": name}
     for s in ("data", "optimizer", "schedule"):
         ref[s]["name"] = base[s]["name"]
     return ref
@@ -185,6 +190,6 @@ def table_starter(path: str, target: str | None) -> str:
     lines = [f"# mlpcli config for {path}, predicting {target!r}: {what}. Train with: mlp train <this file>",
              f"# model.layers: {width} inputs (numeric columns, one per category of {', '.join(categorical) or 'no column'}), "
              f"32 hidden, {k} output{'s' if k > 1 else ''}.",
-             "# Every key is shown with its default; `mlp schema` prints the full JSON Schema.", ""]
-    _render(Config, d, 0, lines)
+             *HEADER, ""]
+    _render(Config, d, defaults_like(d), 0, lines)
     return "\n".join(lines) + "\n"

@@ -80,7 +80,7 @@ def plan_resume(resume, config=None, overrides=(), epochs=None, more=None) -> Re
                               "to train on, raise training.early_stopping.patience (--set) or turn it off, with --more N")
     elif total <= done and not mid_epoch:
         plan.nothing_to_do = f"{done} of {total} epochs done; add --more N"
-    plan.cfg = validate(merged, f"{path} (its config)")
-    plan.cfg._name = "resumed"
+    source = f"{path} (its config)"
+    plan.cfg = validate(merged, source).located(source, name="resumed")
     return plan
 

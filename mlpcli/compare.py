@@ -42,11 +42,11 @@ def final_checkpoint(run_dir: str, meta: dict) -> str:
 
 
 def summarize_run(run_dir) -> dict:
-    from .checkpoint import load_checkpoint
     from .data import load_data
     from .evaluation import data_config_for
     from .model import evaluate
     from .runs import read_metrics
+    from .trained import load_checkpoint
 
     run_dir = os.fspath(run_dir)
     if not os.path.isfile(os.path.join(run_dir, "last.npz")):
@@ -58,7 +58,7 @@ def summarize_run(run_dir) -> dict:
     metrics_csv = os.path.join(run_dir, "metrics.csv")
     history = read_metrics(metrics_csv) if os.path.isfile(metrics_csv) else meta.get("history") or []
     ds = load_data(data_config_for(net), normalizer=net.normalizer)
-    metrics = {split: evaluate(net, s.X, s.y, ds.task) for split in ("train", "val", "test")
+    metrics = {split: evaluate(net.model, s.X, s.y, ds.task) for split in ("train", "val", "test")
                if (s := getattr(ds, split)) is not None}
     es = meta.get("early_stopping") or {}
     return {

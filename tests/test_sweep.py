@@ -173,7 +173,8 @@ def test_a_missing_extra_is_one_line_with_the_install_command(files, tmp_path, m
 
 
 def test_kill_9_fails_the_running_trial_and_a_rerun_tries_its_values_again(tmp_path):
-    cfg = write_yaml(tmp_path / "xor.yaml", (CONFIG % 30).replace("repeat: 8", "repeat: 32"))
+    epochs = 1000  # long enough (about a second or more) that the kill lands while trial 0 runs, however fast the machine
+    cfg = write_yaml(tmp_path / "xor.yaml", (CONFIG % epochs).replace("repeat: 8", "repeat: 32"))
     sw = write_yaml(tmp_path / "sweep.yaml", SWEEP % 2)
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "mlpcli", "sweep", str(cfg), str(sw), "--out", str(out), "--json"]
@@ -185,7 +186,7 @@ def test_kill_9_fails_the_running_trial_and_a_rerun_tries_its_values_again(tmp_p
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    assert p.returncode == -signal.SIGKILL and len(running.read_text().splitlines()) < 31, "trial 0 finished before the kill"
+    assert p.returncode == -signal.SIGKILL and len(running.read_text().splitlines()) < epochs + 1, "trial 0 finished before the kill"
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "trying again the parameters of unfinished trial(s) 0" in r.stderr

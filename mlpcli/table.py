@@ -20,6 +20,7 @@ import gzip
 import io
 import os
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -122,11 +123,16 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None) -> Table:
     if not low.endswith(SUFFIXES):
         raise DataError(f"{path}: not a table; expected one of {', '.join(SUFFIXES)}")
     if low.endswith(".gz"):
+        from .memory import available_bytes
+
+        limit = available_bytes() // 4  # a .gz that inflates past this is a zip bomb, not a table
         try:
             with gzip.open(path, "rb") as f:
-                data = f.read()
-        except (OSError, EOFError, ValueError) as e:
+                data = f.read(limit + 1)
+        except (OSError, EOFError, ValueError, zlib.error) as e:  # zlib.error: a broken deflate stream
             raise DataError(f"{path}: not a readable gzip file: {e}") from None
+        if len(data) > limit:
+            raise DataError(f"{path}: decompresses to more than {limit:,} bytes, a quarter of the memory available")
     else:
         size = os.path.getsize(path)
         data = bytearray(size + PAD)  # read once, into a buffer with room for the last fields' windows

@@ -77,13 +77,7 @@ def test_fused_softmax_cross_entropy_equals_softmax_then_loss_and_delta(labels, 
         Z[0] = [1000.0, -1000.0, 0.0, 5.0]
     y = rng.integers(0, 4, 9)
     Y = y if labels == "int" else np.eye(4)[y]
-    g = get_activation("softmax")
-    loss = get_loss("cross_entropy", g)
-    A_ref = g(Z)
-    delta_ref = loss.delta(Z, A_ref, Y, np.empty_like(Z), None, scale=0.3)
-    A, delta = np.empty_like(Z), np.empty_like(Z)
-    with np.errstate(all="raise"):
-        value = loss.output_loss_delta(Z, A, Y, delta, scale=0.3)
+    loss, A, A_ref, delta, delta_ref, value = _fused_and_separate("softmax", "cross_entropy", Z, Y)
     np.testing.assert_allclose(A, A_ref, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
     assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)
@@ -99,13 +93,19 @@ def test_fused_sigmoid_binary_cross_entropy_equals_sigmoid_then_loss_and_delta(t
     if logits == "huge":
         Z[0] = [1000.0, -1000.0, 1e4]
     Y = (rng.random((8, 3)) < 0.5).astype(float) if targets == "labels" else rng.random((8, 3))
-    g = get_activation("sigmoid")
-    loss = get_loss("binary_cross_entropy", g)
+    loss, A, A_ref, delta, delta_ref, value = _fused_and_separate("sigmoid", "binary_cross_entropy", Z, Y)
+    np.testing.assert_array_equal(A, A_ref)
+    np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
+    assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)
+
+
+def _fused_and_separate(activation, loss_name, Z, Y):
+    """The fused training step's (A, delta, value) beside the separate steps' A_ref and delta_ref."""
+    g = get_activation(activation)
+    loss = get_loss(loss_name, g)
     A_ref = g(Z)
     delta_ref = loss.delta(Z, A_ref, Y, np.empty_like(Z), None, scale=0.3)
     A, delta = np.empty_like(Z), np.empty_like(Z)
     with np.errstate(all="raise"):
         value = loss.output_loss_delta(Z, A, Y, delta, scale=0.3)
-    np.testing.assert_array_equal(A, A_ref)
-    np.testing.assert_allclose(delta, delta_ref, rtol=1e-13, atol=1e-300)
-    assert value == pytest.approx(loss.fn(Z, A_ref, Y), rel=1e-13)
+    return loss, A, A_ref, delta, delta_ref, value

@@ -1,9 +1,12 @@
-"""Per-epoch rates against sequences computed by hand (PyTorch's schedulers' semantics)."""
+"""Per-epoch rates against worked values and closed forms written here independently of
+mlpcli/schedules.py (PyTorch's schedulers' semantics: StepLR, ExponentialLR, CosineAnnealingLR,
+ReduceLROnPlateau, LinearLR warm-up)."""
 
 import math
 
 import pytest
 
+import mlpcli
 from mlpcli.schedules import Schedule
 
 
@@ -16,22 +19,42 @@ def rates(name, epochs, lr=1.0, losses=None, **params):
     return out
 
 
+def halved_cosine(lr, min_lr, T):
+    """CosineAnnealingLR's closed form, written as cos^2 of half the angle: (1 + cos x)/2 = cos^2(x/2)."""
+    return [min_lr + (lr - min_lr) * math.cos(math.pi * e / (2 * T)) ** 2 for e in range(T)]
+
+
 def test_constant():
-    assert rates("constant", 4) == [1.0] * 4
+    assert rates("constant", 4, lr=0.3) == [0.3] * 4
 
 
-def test_step():
-    assert rates("step", 6, step_size=2, gamma=0.5) == [1, 1, 0.5, 0.5, 0.25, 0.25]
+def test_step_worked_values():
+    # StepLR(step_size=2, gamma=0.5): 1, 1, then halved every two epochs
+    assert rates("step", 7, step_size=2, gamma=0.5) == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125]
+    assert rates("step", 4, lr=0.2, step_size=3, gamma=0.1) == pytest.approx([0.2, 0.2, 0.2, 0.02])
 
 
-def test_exponential():
-    assert rates("exponential", 4, gamma=0.9) == pytest.approx([1, 0.9, 0.81, 0.729])
+def test_exponential_is_a_running_product():
+    expected, r = [], 0.5
+    for _ in range(6):
+        expected.append(r)
+        r *= 0.9
+    assert rates("exponential", 6, lr=0.5, gamma=0.9) == pytest.approx(expected, rel=1e-14)
+    assert rates("exponential", 4, gamma=0.9) == pytest.approx([1, 0.9, 0.81, 0.729])  # worked by hand
 
 
-def test_cosine():
-    expected = [0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
-    assert rates("cosine", 4, min_lr=0.1) == pytest.approx(expected)
-    assert expected[0] == 1.0 and expected[2] == pytest.approx(0.55)
+def test_cosine_worked_values():
+    # lr 1, min_lr 0.1, T 4: 0.1 + 0.9 (1 + cos(pi e/4))/2 = 1, 0.1 + 0.9 (2 + sqrt 2)/4, 0.55, 0.1 + 0.9 (2 - sqrt 2)/4
+    expected = [1.0, 0.1 + 0.9 * (2 + math.sqrt(2)) / 4, 0.55, 0.1 + 0.9 * (2 - math.sqrt(2)) / 4]
+    assert rates("cosine", 4, min_lr=0.1) == pytest.approx(expected, rel=1e-14)
+    assert expected[1] == pytest.approx(0.8681980515) and expected[3] == pytest.approx(0.2318019485)
+
+
+@pytest.mark.parametrize("lr,min_lr,T", [(1.0, 0.0, 10), (0.05, 0.001, 7), (2.0, 0.5, 1)])
+def test_cosine_closed_form(lr, min_lr, T):
+    got = rates("cosine", T, lr=lr, min_lr=min_lr)
+    assert got == pytest.approx(halved_cosine(lr, min_lr, T), rel=1e-12)
+    assert got[0] == lr and all(a > b for a, b in zip(got[:-1], got[1:], strict=True))  # starts at lr and only decreases
 
 
 def test_plateau_halves_when_the_loss_stops_decreasing():
@@ -45,12 +68,29 @@ def test_plateau_min_delta_and_min_lr():
     assert rates("plateau", 5, losses=losses, patience=0, factor=0.1, min_delta=0.01, min_lr=0.05) == [1, 1, 0.1, 0.05, 0.05]
 
 
+def test_plateau_never_lowers_while_the_loss_improves():
+    assert rates("plateau", 6, losses=[6, 5, 4, 3, 2, 1], patience=0) == [1] * 6
+
+
 def test_warmup_then_schedule():
     assert rates("constant", 5, lr=0.3, warmup_epochs=3) == pytest.approx([0.1, 0.2, 0.3, 0.3, 0.3])
     assert rates("step", 6, warmup_epochs=2, step_size=2, gamma=0.5) == pytest.approx([0.5, 1, 1, 1, 0.5, 0.5])
-    # cosine runs over the epochs after warm-up
+    # cosine runs over the 4 epochs after warm-up: 1, (2 + sqrt 2)/4, 1/2, (2 - sqrt 2)/4
     c = rates("cosine", 6, warmup_epochs=2)
-    assert c[:3] == pytest.approx([0.5, 1.0, 1.0]) and c[4] == pytest.approx(0.5)
+    assert c == pytest.approx([0.5, 1.0, 1.0, (2 + math.sqrt(2)) / 4, 0.5, (2 - math.sqrt(2)) / 4], rel=1e-14)
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    (["schedule=cosine", "schedule.min_lr=0.1"], [0.5, 0.1 + 0.4 * (2 + math.sqrt(2)) / 4, 0.3, 0.1 + 0.4 * (2 - math.sqrt(2)) / 4]),
+    (["schedule=step", "schedule.step_size=1", "schedule.gamma=0.5"], [0.5, 0.25, 0.125, 0.0625]),
+    (["schedule=exponential", "schedule.gamma=0.9"], [0.5, 0.45, 0.405, 0.3645]),
+])
+def test_training_uses_the_configured_rate_each_epoch(schedule, expected):
+    """The lr column of a real run (the rate each epoch trained with) follows the worked values."""
+    cfg = mlpcli.load_config(None, ["training.epochs=4", "optimizer.lr=0.5", *schedule])
+    cfg.output.dir = None
+    history = mlpcli.train(cfg).history
+    assert [row["lr"] for row in history] == pytest.approx(expected, rel=1e-12)
 
 
 def test_state_roundtrip():

@@ -132,10 +132,34 @@ def test_state_decaying_to_subnormal_is_flushed_to_zero(name, hp):
 
 
 def test_normal_state_is_left_exactly_as_the_rule_computes_it():
+    """The velocity (lr * torch's buf) follows v = 0.9 v + lr g step by step, computed here in
+    float32 alongside: no sweep touches state that is not subnormal."""
     opt = get_optimizer("sgd", 3, np.float32, momentum=0.9)
     p = np.array(P0, np.float32)
+    v = np.zeros(3, np.float32)
+    assert opt.grad_scale(LR) == LR  # SGD is handed lr * dL/dp
     for t in range(1, 3 * 8 + 1):
-        g = np.array(GRADS[t % 3], np.float32) * np.float32(opt.grad_scale(LR))
-        v_expected = opt.state["velocity"] * np.float32(0.9) + g if t > 1 else g.copy()
+        g = np.array(GRADS[t % 3], np.float32) * np.float32(LR)
+        v = v * np.float32(0.9) + g
         opt.step(p, g, LR)
-        np.testing.assert_array_equal(opt.state["velocity"], v_expected)
+        np.testing.assert_array_equal(opt.state["velocity"], v)
+
+
+def test_worked_values_with_a_constant_gradient():
+    """With g = 1 every step and lr 0.1, three steps by hand:
+    momentum 0.9: buf 1, 1.9, 2.71 -> p moves 0.1 * 5.61 = 0.561;
+    Nesterov: g + 0.9 buf = 1.9, 2.71, 3.439 -> 0.8049;
+    Adam: m_hat = v_hat = 1 each step -> 0.1 per step (up to eps), 0.3;
+    RMSprop (alpha 0.99): v = 0.01, 0.0199, 0.029701 -> 0.1 (1/0.1 + 1/sqrt(0.0199) + 1/sqrt(0.029701))."""
+    def moved(name, **hp):
+        opt = get_optimizer(name, 1, np.float64, **hp)
+        p = np.zeros(1)
+        for _ in range(3):
+            opt.step(p, np.ones(1) * opt.grad_scale(0.1), 0.1)
+        return -p[0]
+
+    assert moved("sgd") == pytest.approx(0.3, rel=1e-14)
+    assert moved("sgd", momentum=0.9) == pytest.approx(0.561, rel=1e-14)
+    assert moved("sgd", momentum=0.9, nesterov=True) == pytest.approx(0.8049, rel=1e-14)
+    assert moved("adam") == pytest.approx(0.3, rel=1e-6)
+    assert moved("rmsprop") == pytest.approx(0.1 * (10 + 1 / math.sqrt(0.0199) + 1 / math.sqrt(0.029701)), rel=1e-7)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mlpcli.progress import fit, format_row
+from mlpcli.progress import PlainProgress, fit, format_row
 
 from .conftest import ROOT, run_in_pty
 
@@ -71,3 +71,69 @@ def test_logs_throttle_epoch_lines_but_metrics_csv_has_every_epoch(tmp_path):
     lines = [line for line in stream.getvalue().splitlines() if line.startswith("epoch ")]
     assert lines[0].startswith("epoch 1/400 ") and lines[-1].startswith("epoch 400/400 ") and len(lines) < 50
     assert len((tmp_path / "r" / "metrics.csv").read_text().splitlines()) == 401
+
+
+def fake_trainer(**kw):
+    """The attributes PlainProgress reads from a trainer."""
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(train=[0] * 120, val=[0] * 30, describe_task=lambda: "task: classification, 3 classes (a, b, c)")
+    t = SimpleNamespace(model=SimpleNamespace(layers=[4, 8, 3]), data=data, n_batches=4, batch_size=32, epoch=0, batch=0,
+                        run=SimpleNamespace(dir="/runs/x"), cfg=SimpleNamespace(training=SimpleNamespace(epochs=5)),
+                        stop_reason="epochs")
+    for k, v in kw.items():
+        setattr(t, k, v)
+    return t
+
+
+def row(epoch):
+    return {"epoch": epoch, "train_loss": 1 / epoch, "train_acc": 0.5, "lr": 0.1, "seconds": 0.25}
+
+
+def test_plain_log_lines(monkeypatch):
+    import mlpcli.progress as progress
+
+    clock = iter([0.0, 0.0, 0.1, 0.2, 1.5, 1.6, 1.7, 9.0])  # perf_counter at: init, start, epochs 1-5, end
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    p = progress.PlainProgress(out)
+    t = fake_trainer()
+    p.on_train_start(t)
+    for e in range(1, 6):
+        t.epoch = e
+        p.on_epoch_end(t, row(e))
+    assert "epoch 5/5" in out.getvalue()  # the last epoch's line is out before anything the end prints
+    p.on_train_end(t)
+    assert out.getvalue().splitlines() == [
+        "training [4, 8, 3] on 120 samples (val 30), 4 batches of 32, 5 epochs, task: classification, 3 classes (a, b, c), "
+        "run dir /runs/x",
+        "epoch 1/5  train_loss 1.000  train_acc 0.5000  lr 0.1  0.25s",  # the first line at once
+        "epoch 3/5  train_loss 0.3333  train_acc 0.5000  lr 0.1  0.25s",  # a second after the previous line
+        "epoch 5/5  train_loss 0.2000  train_acc 0.5000  lr 0.1  0.25s",  # the last always
+        "done: 5 epochs in 9.0s (all epochs done)",
+    ]
+
+
+def test_resume_and_early_stop_are_said_and_a_pending_epoch_is_flushed():
+    out = io.StringIO()
+    p = PlainProgress(out)
+    t = fake_trainer(epoch=2, batch=3, run=None, stop_reason="early_stopping")
+    p.on_train_start(t)
+    p.on_epoch_end(t, row(3))
+    p.on_epoch_end(t, row(4))  # within the second: held back ...
+    t.epoch = 4
+    p.on_train_end(t)  # ... and shown as the last epoch's line
+    lines = out.getvalue().splitlines()
+    assert "resuming after epoch 2, batch 3" in lines[0] and "run dir" not in lines[0]
+    assert lines[1].startswith("epoch 3/5 ") and lines[2].startswith("epoch 4/5 ")
+    assert lines[3].startswith("done: 4 epochs in ") and lines[3].endswith("(stopped early)")
+
+
+def test_make_progress_picks_lines_off_a_terminal(monkeypatch):
+    from mlpcli.progress import RichProgress, make_progress
+
+    assert make_progress(quiet=True) == []
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert [type(c) for c in make_progress()] == [PlainProgress]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert [type(c) for c in make_progress()] == [RichProgress]

@@ -38,6 +38,10 @@ class Dataset:
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         return f"task: classification, {len(names)} classes: {shown}"
 
+    def splits(self) -> dict:
+        """The splits this dataset has, by name: train, then val and test when present."""
+        return {name: s for name in ("train", "val", "test") if (s := getattr(self, name)) is not None}
+
     def split(self, name: str) -> Split:
         s = getattr(self, name)
         if s is None:

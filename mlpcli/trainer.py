@@ -5,7 +5,8 @@ into a preallocated buffer), and after each batch takes one optimiser step. The 
 at the start of the epoch is kept, so a run stopped mid-epoch resumes the same order at
 the same batch. Early stopping, the plateau schedule, grad_tol, checkpoints, metrics.csv,
 progress and loggers are callbacks (mlpcli/callbacks.py); a checkpoint holds the loop's
-state plus every callback's, so ``--resume`` continues exactly as if the run had never stopped.
+state plus every callback's (mlpcli/trainstate.py), so ``--resume`` continues exactly as if the
+run had never stopped.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import trainstate
 from .callbacks import CallbackList, NullReporter, builtin_callbacks  # noqa: F401 - NullReporter: the old API
-from .checkpoint import read_checkpoint
 from .data import load_data
-from .errors import CheckpointError, ConfigError, DivergenceError, Interrupted
+from .errors import ConfigError, DivergenceError, Interrupted
 from .losses import targets_for
 from .metrics import RunningMetrics
 from .model import MLP, evaluate
@@ -90,48 +91,12 @@ class Trainer:
         return self.cfg.to_dict()
 
     def checkpoint_state(self, history=True) -> tuple[dict, dict]:
-        """(arrays, meta) of the whole training state: the loop's, then every callback's. The arrays are live views."""
-        from . import __version__
-
-        arrays = dict(self.model.params)
-        for slot, flat in self.opt.state.items():
-            arrays.update({f"{slot}.{name}": view for name, view in _split_like(flat, self.model)})
-        arrays.update(self.callbacks.state_arrays())
-        meta = {"config": self.config_dict, "normalizer": self.data.normalizer, "task": self.data.task,
-                "epoch": self.epoch, "batch": self.batch, "step": self.step,
-                "rng": {"shuffle": get_state(self.shuffle_rng), "epoch_start": self.epoch_rng_state},
-                "partial": self.running.state_dict() if self.batch else None,
-                "optimizer": {"name": self.opt.name, **self.opt.extra_state()}, "schedule": self.sched.state_dict(),
-                "early_stopping": {**self.monitor.state_dict(), "stop_reason": self.stop_reason},
-                "callbacks": self.callbacks.state_dict(), "metrics": self.history[-1] if self.history else {},
-                "has_best": "best.W1" in arrays, "mlpcli_version": __version__, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        if history:
-            meta["history"] = self.history
-        return arrays, meta
+        """(arrays, meta) of the whole training state (mlpcli/trainstate.py); the arrays are live views."""
+        return trainstate.capture(self, history)
 
     def restore(self, path) -> None:
         """Continue from a checkpoint this config's run wrote (any epoch, or mid-epoch)."""
-        arrays, meta, ck = read_checkpoint(path)
-        check_resumable(path, self.cfg, ck, meta)
-        self.model.set_params({k: arrays[k] for k in self.model.names})
-        for slot, flat in self.opt.state.items():
-            for name, view in _split_like(flat, self.model):
-                view[...] = arrays[f"{slot}.{name}"]
-        self.opt.load_extra_state(meta["optimizer"])
-        self.sched.load_state_dict(meta["schedule"])
-        set_state(self.shuffle_rng, meta["rng"]["shuffle"])
-        self.epoch_rng_state = meta["rng"]["epoch_start"]
-        self.epoch, self.batch, self.step = int(meta["epoch"]), int(meta["batch"]), int(meta["step"])
-        if self.batch >= self.n_batches:
-            raise CheckpointError(f"{path}: stopped at batch {self.batch} of an epoch, but this data has {self.n_batches} "
-                                  f"batches per epoch; resume with the data and batch size it was written with")
-        if meta.get("partial"):
-            self.running.load_state_dict(meta["partial"])
-        self.monitor.load_state_dict(meta["early_stopping"])
-        self.history = list(meta["history"])
-        self.callbacks.load_state_dict(meta.get("callbacks") or {})
-        self.callbacks.load_state_arrays(arrays)
-        self.last_good = str(path)
+        trainstate.restore(self, path)
 
     # ------------------------------------------------------------------ the loop
     def run_training(self) -> TrainResult:
@@ -150,7 +115,7 @@ class Trainer:
         self.callbacks.on_train_end(self)  # early stopping restores the best weights here
         result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                              self.run.dir if self.run else None, time.perf_counter() - t0)
-        result.metrics = self.final_metrics()
+        result.metrics = {k: evaluate(self.model, s.X, s.y, self.data.task) for k, s in self.data.splits().items()}
         result.task = {"task": self.data.task, "classes": self.data.classes}
         return result
 
@@ -232,31 +197,12 @@ class Trainer:
         raise Interrupted(f"stopped by {name} at epoch {self.epoch + 1}, batch {self.batch}/{self.n_batches}; "
                           f"checkpoint: {self.last_good if self.run else 'none (no run directory)'}", self.stop.signum)
 
-    def final_metrics(self) -> dict:
-        out = {}
-        for split in ("train", "val", "test"):
-            s = getattr(self.data, split)
-            if s is not None:
-                out[split] = evaluate(self.model, s.X, s.y, self.data.task)
-        return out
-
 
 def check_trainable(model, cfg) -> None:
     for layer, g in enumerate(model.activations, start=1):
         if not g.spec.trainable:
             raise ConfigError(f"{cfg.source}: model: layer {layer} uses {g.name!r}, whose derivative is 0, so "
                               f"training gets no gradient; set training.epochs: 0 to evaluate a hand-built network")
-
-
-def check_resumable(path, mine, theirs, meta) -> None:
-    """A checkpoint resumes only under the network, loss, dtype and optimiser that wrote it."""
-    for what, a, b in (("model", mine.model.model_dump(exclude={"init"}), theirs.model.model_dump(exclude={"init"})),
-                       ("loss", mine.loss, theirs.loss), ("training.dtype", mine.training.dtype, theirs.training.dtype),
-                       ("optimizer", mine.optimizer.model_dump(exclude={"lr"}), theirs.optimizer.model_dump(exclude={"lr"}))):
-        if a != b:
-            raise CheckpointError(f"{path}: was written with a different {what} than this config's; cannot resume")
-    if not meta.get("optimizer"):
-        raise CheckpointError(f"{path}: holds weights only (no training state); use it as model.init.from instead")
 
 
 def _target_buffer(ws, Y, n):
@@ -266,15 +212,6 @@ def _target_buffer(ws, Y, n):
     if buf is None:
         buf = ws.targets[key] = np.empty((n, *Y.shape[1:]), Y.dtype)
     return buf
-
-
-def _split_like(flat, model):
-    """(name, view) of a flat optimiser-state vector, in the layout of the model's parameters."""
-    off = 0
-    for name in model.names:
-        size = model.params[name].size
-        yield name, flat[off : off + size].reshape(model.params[name].shape)
-        off += size
 
 
 def train(cfg, callbacks=(), *, data=None, run_dir=None, resume=None, overwrite=False, reporter=None, stop=None) -> TrainResult:

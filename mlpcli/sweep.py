@@ -138,11 +138,16 @@ def cores() -> int:
 
 @contextlib.contextmanager
 def blas_threads(n: int):
-    """Processes started inside use ``n`` BLAS threads each (NumPy reads these when it loads)."""
+    """This process and those started inside use at most ``n`` BLAS threads each (NumPy reads the
+    environment when it loads). A thread more than a process's share only spins: OpenBLAS's
+    threads busy-wait for about 0.1 s after each split multiply, on the cores the others train on."""
+    from .threads import at_most
+
     before = {k: os.environ.get(k) for k in BLAS_THREADS}
     os.environ.update({k: str(n) for k in BLAS_THREADS})
     try:
-        yield
+        with at_most(n):
+            yield
     finally:
         for k, v in before.items():
             if v is None:
@@ -180,8 +185,8 @@ def _processes(job, n, workers, view, study, stop):
         procs = [ctx.Process(target=worker_loop, args=(job, slots, errors)) for _ in range(workers - 1)]
         for p in procs:
             p.start()
-    # while the others start (a second or two to import), this process runs trials already
-    err = _in_process(job, n, view, study, stop, slots=slots, errors=errors)
+        # while the others start (a second or two to import), this process runs trials already, on its share
+        err = _in_process(job, n, view, study, stop, slots=slots, errors=errors)
     if err:
         with slots.get_lock():
             slots.value = 0  # the others finish the trial they run

@@ -259,6 +259,24 @@ def restore() -> None:
         control.set(control.initial)
 
 
+@contextlib.contextmanager
+def at_most(n: int):
+    """Inside, this process's BLAS runs at most ``n`` threads, as if it had started with ``n``:
+    training tunes within them and gives them back (a sweep's share of the cores per worker)."""
+    control = blas()
+    if control is None:
+        yield
+        return
+    before = control.initial
+    control.initial = max(1, min(n, before))
+    control.set(control.initial)
+    try:
+        yield
+    finally:
+        control.initial = before
+        control.set(before)
+
+
 # ---------------------------------------------------------------------------- the training callback
 class ThreadCount(Callback):
     """While training runs: the forced BLAS thread count, or the tuner's (a callback, see

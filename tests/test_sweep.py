@@ -198,11 +198,25 @@ def test_kill_9_fails_the_running_trial_and_a_rerun_tries_its_values_again(tmp_p
     assert json.loads(r.stdout)["counts"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
 
 
-def test_workers_share_the_study_and_give_the_in_process_trials(reference, tmp_path):
+def test_workers_share_the_study_and_give_the_in_process_trials(reference, tmp_path, monkeypatch):
+    from mlpcli import sweep, threads
+
     cfg, sw, expected = reference
+    seen, run_trial = [], sweep.run_trial
+
+    def counting(job, *args, **kwargs):  # the trials of the sweep's own process
+        seen.append((threads.blas().get(), os.environ.get("OPENBLAS_NUM_THREADS")) if threads.blas() else None)
+        return run_trial(job, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_trial", counting)
+    before = threads.blas() and threads.blas().get()
     r = mlp("sweep", cfg, sw, "--out", tmp_path / "w", "--workers", 2, "--quiet")
     assert r.exit_code == 0, r.output
     assert by_trial(tmp_path / "w") == expected
+    if threads.blas():  # the sweep's process, like each worker, has its share of the cores' BLAS threads
+        share = max(1, sweep.cores() // 2)
+        assert seen and set(seen) == {(min(share, threads.blas().initial), str(share))}
+        assert threads.blas().get() == before
 
 
 def test_a_local_dask_cluster_gives_the_in_process_trials(reference, tmp_path):

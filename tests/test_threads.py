@@ -153,6 +153,21 @@ class SeenCounts(Callback):
 
 
 @needs_openblas
+def test_at_most_caps_this_process_and_gives_the_count_back(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    control = threads.blas()
+    before = control.get(), control.initial
+    seen = SeenCounts()
+    with threads.at_most(1):
+        assert control.get() == 1 and control.initial == 1
+        mlpcli.train(mlpcli.load_config(None, ["training.epochs=1"]), [seen])
+        assert control.get() == 1  # training gives back the capped count, not the BLAS's own
+        assert threads.tuner_for(None, 128 * 784 * 256) is None  # nothing left to tune
+    assert seen.counts == {1}
+    assert (control.get(), control.initial) == before
+
+
+@needs_openblas
 @pytest.mark.parametrize("how", ["config", "environment"])
 def test_a_forced_count_holds_while_training_and_is_given_back(monkeypatch, how):
     monkeypatch.setenv(threads.ENV, "1") if how == "environment" else monkeypatch.delenv(threads.ENV, raising=False)

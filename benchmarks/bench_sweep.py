@@ -125,18 +125,19 @@ def speed(trials: int, repeats: int, root: Path) -> dict:
     (d / "base.yaml").write_text(yaml.safe_dump(base))
     (d / "sweep.yaml").write_text(yaml.safe_dump({"metric": "val_loss", "trials": trials, "sampler": {"name": "random", "seed": 0},
                                                   "space": {"optimizer.lr": {"log_uniform": [1e-4, 1e-2]}}}))
-    rates: dict = {1: [], 2: [], "load": [], "cores1": [], "cores2": []}
+    rates: dict = {1: [], 2: [], "load": [], "cores1": [], "cores2": [], "cpu1": [], "cpu2": []}
     for r in range(repeats):
         for w in (1, 2) if r % 2 == 0 else (2, 1):
             t0, c0 = time.perf_counter(), os.times()
             run_sweep(d / "base.yaml", d / "sweep.yaml", workers=w, out=d / f"w{w}-{r}", quiet=True)
             wall, c1 = time.perf_counter() - t0, os.times()
             rates[w].append(trials / (wall / 60))
-            rates[f"cores{w}"].append(sum(c1[:4]) - sum(c0[:4]))  # CPU seconds of the sweep and its workers
-            rates[f"cores{w}"][-1] /= wall
+            cpu = sum(c1[:4]) - sum(c0[:4])  # CPU seconds of the sweep and its workers
+            rates[f"cores{w}"].append(cpu / wall)
+            rates[f"cpu{w}"].append(cpu / trials)
             rates["load"].append(os.getloadavg()[0])
             print(f"workers {w}: {rates[w][-1]:.1f} trials/minute, {rates[f'cores{w}'][-1]:.2f} cores busy, "
-                  f"load average {rates['load'][-1]:.1f}", flush=True)
+                  f"{rates[f'cpu{w}'][-1]:.3f} CPU s/trial, load average {rates['load'][-1]:.1f}", flush=True)
     return {w: median(v) for w, v in rates.items()}
 
 
@@ -149,11 +150,13 @@ def main():
     ap.add_argument("--only", choices=("quality", "speed"))
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/RESULTS.md")
     args = ap.parse_args()
-    lines = ["## Sweeps: 40-trial TPE against the defaults; --workers", ""]
+    # each part has its own section of RESULTS.md, so running one keeps the other's numbers
+    sections = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.only != "speed":
             rows = [quality(name, args.trials, args.workers, root) for name in ("digits", "breast_cancer")]
+            lines = sections["sweep"] = [f"## Sweeps: {args.trials}-trial TPE against the defaults", ""]
             lines += [f"Test accuracy on one stratified 80/20 split (seed 0) of scikit-learn's bundled sets. The sweep: "
                       f"{args.trials} TPE trials (seed 0, median pruner after 10 epochs, --workers {args.workers}) minimising val_loss on 10% "
                       "of the training split, over lr, l2, layers, activation and batch size; scored with the best trial's "
@@ -169,14 +172,15 @@ def main():
             lines.append("")
         if args.only != "quality":
             rates = speed(args.speed_trials, args.repeats, root)
-            lines += [f"Trials per minute of a {args.speed_trials}-trial sweep of a 64-32-10 network (digits, {SPEED_EPOCHS} epochs), "
+            sections["sweep_workers"] = ["## Sweeps: trials per minute with --workers", "", f"Trials per minute of a {args.speed_trials}-trial sweep of a 64-32-10 network (digits, {SPEED_EPOCHS} epochs), "
                       f"--workers 1 and 2 alternated, median of {args.repeats}, on {os.cpu_count()} cores: "
                       f"**{rates[1]:.1f}** and **{rates[2]:.1f}**, a ratio of **{rates[2] / rates[1]:.2f}x** "
                       f"(median cores the sweep kept busy: {rates['cores1']:.2f} with one worker, {rates['cores2']:.2f} with two, "
-                      f"of {os.cpu_count()}; 1-minute load average {rates['load']:.1f}: other jobs held the rest).", ""]
+                      f"of {os.cpu_count()}; CPU seconds per trial, the sweep's processes together: {rates['cpu1']:.3f} and "
+                      f"{rates['cpu2']:.3f}; 1-minute load average {rates['load']:.1f}: other jobs held the rest).", ""]
             print(f"trials/minute: 1 worker {rates[1]:.1f}, 2 workers {rates[2]:.1f}: {rates[2] / rates[1]:.2f}x")
-    if not args.no_write:
-        write_results("sweep", "\n".join(lines) + "\n", machine())
+    for name, lines in sections.items() if not args.no_write else ():
+        write_results(name, "\n".join(lines) + "\n", machine())
 
 
 if __name__ == "__main__":

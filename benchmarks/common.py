@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
+# the shared MNIST files next to the repository (or next to the directory of its git worktrees)
+SHARED_MNIST = next((d / "shared" / "datasets" / "mnist" for d in ROOT.parents if (d / "shared" / "datasets" / "mnist").is_dir()),
+                    ROOT.parent / "shared" / "datasets" / "mnist")
 
 
 def load_mnist(data_dir=None):

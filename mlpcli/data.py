@@ -261,8 +261,9 @@ def check_finite(a, name, source, dtype=None):
     """Refuse NaN and infinities; with ``dtype``, ``a`` is already converted (and normalised), and
     the message says so (1e39 is a finite float64 but inf in float32)."""
     if a.dtype.kind == "f":
-        for i in range(0, len(a), 65536):  # chunked: memory-mapped files are not read whole
-            if not np.isfinite(a[i : i + 65536]).all():
+        rows = max(1, (1 << 20) // max(1, a[:1].size))  # blocks of about 2^20 values: memory-mapped files are
+        for i in range(0, len(a), rows):  # not read whole, and the test's booleans take 1 MiB
+            if not np.isfinite(a[i : i + rows]).all():
                 how = (f" after conversion to {np.dtype(dtype).name} and normalisation (values beyond {np.dtype(dtype).name}'s "
                        f"range, or a data.scale too small?)") if dtype is not None else ""
                 raise DataError(f"{source}: {name} contain NaN or infinite values{how}")

@@ -40,11 +40,30 @@ class Workspace:
         self.Z_out = np.empty((n, sizes[-1]), dtype)  # the logits are kept for the loss
         self.delta = [np.empty((n, m), dtype) for m in sizes] if train else None
         self.work = [np.empty((n, m), dtype) for m in sizes] if train else [None] * len(sizes)
-        self.X = np.empty((n, layers[0]), dtype)  # the gathered input batch
+        self.n_in = layers[0]
+        self._X = np.empty((n, self.n_in), dtype) if train else None  # the gathered input batch (see X)
         self.pred = np.empty(n, np.intp)
         self.ones = np.ones((1, n), dtype)  # db = ones @ delta: the column sums as one BLAS call
         self.fused = [False] * len(sizes)  # layer l's work buffer holds g'(z) from the forward pass
         self.targets = {}  # the gathered targets of a batch, by dtype and shape
+
+    @property
+    def X(self):
+        """The input buffer. Evaluation allocates it only when its inputs need a copy (another
+        dtype): its chunks of the data's float rows are used in place."""
+        if self._X is None:
+            self._X = np.empty((len(self.pred), self.n_in), self.Z_out.dtype)
+        return self._X
+
+    def head(self, n) -> Workspace:
+        """The first ``n`` rows of this workspace's buffers, as views (the last, shorter chunk of an evaluation)."""
+        ws = object.__new__(Workspace)
+        ws.A, ws.Z_out, ws.n_in = [a[:n] for a in self.A], self.Z_out[:n], self.n_in
+        ws.delta = None if self.delta is None else [d[:n] for d in self.delta]
+        ws.work = [None if w is None else w[:n] for w in self.work]
+        ws._X = None if self._X is None else self._X[:n]
+        ws.pred, ws.ones, ws.fused, ws.targets = self.pred[:n], self.ones[:, :n], list(self.fused), {}
+        return ws
 
 
 class MLP:
@@ -153,6 +172,10 @@ class MLP:
     def workspace(self, n, train=True) -> Workspace:
         """The preallocated buffers for a batch of ``n`` rows (kept for reuse)."""
         ws = self._ws.get((n, train))
+        if ws is None and not train:  # a shorter chunk (a split's last) uses the rows of a larger one
+            larger = [w for (size, t), w in self._ws.items() if not t and size > n]
+            if larger:
+                return larger[0].head(n)
         if ws is None:
             if len(self._ws) > 4:  # only a couple of batch sizes occur in a run
                 self._ws.clear()

@@ -100,6 +100,14 @@ class CallbackState(_Meta):
     cooldown_counter: Count = 0
 
 
+class TaskMeta(_Meta):
+    """The task decided in training (task.py): its kind, and its class names or number of targets."""
+
+    kind: Literal["classification", "regression"]
+    classes: list[Word] | None = Field(None, max_length=1 << 20)
+    n_targets: int = Field(1, ge=1, le=1 << 20)
+
+
 class Partial(_Meta):
     loss_sum: Finite = 0.0
     metric_sum: Finite = 0.0
@@ -112,7 +120,7 @@ class Meta(_Meta):
     epoch: Count = 0
     batch: Count = 0
     step: Count = 0
-    task: Literal["classification", "regression"] | None = None
+    task: TaskMeta | Literal["classification", "regression"] | None = None  # a kind only: older checkpoints
     normalizer: Normalizer | None = None
     rng: Rng | None = None
     optimizer: OptimizerState | None = None

@@ -431,7 +431,7 @@ def inspect(
 
     lines = [f"checkpoint {info['checkpoint']}", f"  network    {info['network']}", f"  parameters {info['n_params']:,}",
              f"  epoch      {info['epoch']} (step {info['step']}{', mid-epoch at batch ' + str(info['batch']) if info['batch'] else ''})",
-             f"  task       {info['task']}"]
+             f"  task       {info['task_description']}"]
     for k, v in (info.get("metrics") or {}).items():
         if k == "epoch":
             continue

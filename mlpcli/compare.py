@@ -57,8 +57,8 @@ def summarize_run(run_dir) -> dict:
     net = last if path.endswith("last.npz") else load_checkpoint(path)
     metrics_csv = os.path.join(run_dir, "metrics.csv")
     history = read_metrics(metrics_csv) if os.path.isfile(metrics_csv) else meta.get("history") or []
-    ds = load_data(data_config_for(net), normalizer=net.normalizer)
-    metrics = {split: evaluate(net.model, s.X, s.y, ds.task) for split, s in ds.splits().items()}
+    ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)
+    metrics = {split: evaluate(net.model, s.X, s.y, net.task) for split, s in ds.splits().items()}
     es = meta.get("early_stopping") or {}
     return {
         "run_dir": run_dir, "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),

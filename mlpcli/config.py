@@ -158,18 +158,30 @@ class InitConfig(Section):
 
 
 class ModelConfig(Section):
-    layers: list[int] = Field([2, 4, 1], min_length=2, description="Layer widths, input first and output last, e.g. [784, 256, 10].")
+    layers: list[int | Literal["auto"]] = Field(
+        [2, 4, 1], min_length=2, description="Layer widths, input first and output last, e.g. [784, 256, 10]; the first and "
+        "last may be auto: the input width from the data, the output width from the task.")
     activation: Any = Field("tanh", json_schema_extra=lambda s: s.update(_activation_schema(output=False)), description=f"Hidden activation, or a list with one per hidden layer: {', '.join(a for a in ACTIVATIONS if not ACTIVATIONS[a].output_only)}; leaky_relu as {{name: leaky_relu, alpha: 0.1}}.")
-    output: Any = Field(None, json_schema_extra=lambda s: s.update(_activation_schema(output=True)), description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error).")
+    output: Any = Field(None, json_schema_extra=lambda s: s.update(_activation_schema(output=True)), description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error; without a loss, the task's: sigmoid for two classes, softmax for more, identity for regression).")
     bias: bool = Field(True, description="Layers with biases (false: z = W a).")
     init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.",
                              json_schema_extra=also({"enum": list(INIT_PARAMS)}))
 
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _numbers_or_auto(cls, v):  # one message, not one per member of the union
+        for w in v if isinstance(v, list) else ():
+            if w != "auto" and (not isinstance(w, int) or isinstance(w, bool)):
+                raise field_error("width", "layer widths are integers, or auto for the first and last (got {w!r})", w=w)
+        return v
+
     @field_validator("layers")
     @classmethod
     def _widths(cls, v):
-        for w in v:
-            if w < 1:
+        for i, w in enumerate(v):
+            if w == "auto" and 0 < i < len(v) - 1:
+                raise field_error("width", "only the input and output widths can be auto; hidden widths are numbers (got {v})", v=v)
+            if w != "auto" and w < 1:
                 raise field_error("width", "layer widths must be >= 1 (got {v})", v=v)
         return v
 
@@ -335,7 +347,8 @@ class Config(Section, Located):
     seed: int = Field(0, ge=0, description="Seed of every random stream (init, shuffling, data noise); >= 0.")
     data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=also({"enum": list(DATASET_KEYS)}))
     model: ModelConfig = Field(default_factory=ModelConfig)
-    loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies).",
+    loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies; without one, the task's: "
+                             "binary_cross_entropy for two classes, cross_entropy for more, squared_error for regression).",
                              json_schema_extra={"enum": [*LOSSES, None]})
     l2: float = Field(0.0, ge=0, description="L2 penalty lambda: adds lambda/2 * sum ||W||^2.")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, json_schema_extra=also({"enum": list(OPTIMIZERS)}))
@@ -352,17 +365,22 @@ class Config(Section, Located):
     @model_validator(mode="after")
     def _output_and_loss(self):
         m = self.model
-        if self.loss is None:
-            self.loss = LOSS_FOR_OUTPUT.get(m.output_name(), "squared_error") if m.output else "binary_cross_entropy"
+        if self.loss is None and m.output is not None:
+            self.loss = LOSS_FOR_OUTPUT.get(m.output_name(), "squared_error")
+        if self.loss is None:  # neither given: the task decides both when the data is loaded (task.fit_config)
+            return self._monitor_needs_validation()
         if m.output is None:
             m.output = OUTPUT_FOR_LOSS[self.loss]
         need = LOSSES[self.loss].requires_output
         if need and m.output_name() != need:
             raise field_error("loss_output", "loss {loss!r} needs output activation {need!r} (model.output is {got!r})",
                        loss=self.loss, need=need, got=m.output_name(), at="model.output" if "output" in m.model_fields_set else "loss")
-        if self.loss == "cross_entropy" and m.layers[-1] < 2:
+        if self.loss == "cross_entropy" and m.layers[-1] != "auto" and m.layers[-1] < 2:
             raise field_error("loss_output", "cross_entropy needs >= 2 outputs; use binary_cross_entropy with one sigmoid output",
                        at="model.layers")
+        return self._monitor_needs_validation()
+
+    def _monitor_needs_validation(self):
         es = self.training.early_stopping
         if es is not None and self.training.epochs and es.monitor.startswith("val_") and not self.data.validation_split:
             raise field_error("monitor", "{m!r} needs data.validation_split > 0", m=es.monitor, at="training.early_stopping.monitor")
@@ -375,7 +393,7 @@ class Config(Section, Located):
 
         d, t = self.data, self.training
         batch = t.batch_size if isinstance(t.batch_size, int) else 1
-        too_large = network_too_large(self.model.layers, 4 if t.dtype == "float32" else 8, min(batch, 1 << 16))
+        too_large = network_too_large([1 if w == "auto" else w for w in self.model.layers], 4 if t.dtype == "float32" else 8, min(batch, 1 << 16))
         if d.name == "xor":
             too_large = too_large or data_too_large(4 * d.repeat, 3, "data.repeat")
         elif d.name == "regression":

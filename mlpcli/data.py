@@ -19,6 +19,7 @@ from .dataset import Dataset, Split  # noqa: F401 - defined in a leaf module, so
 from .errors import DataError
 from .memory import available_bytes, check_allocation
 from .safeio import open_regular
+from .task import Task, fit_config, of_arrays
 
 MATERIALIZE_LIMIT = 2 << 30  # inputs up to 2 GiB (as floats) are normalised once in memory
 MAX_NPZ_RATIO = 100  # a data .npz member that decompresses more than 100:1 (above 1 MiB) is a zip bomb
@@ -278,11 +279,13 @@ def _finite_targets(y, name, source, dtype):
                     raise DataError(f"{source}: {name} contain values that are NaN or infinite in {np.dtype(dtype).name}")
 
 
-def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
+def load_data(cfg, rng=None, normalizer: dict | None = None, task: Task | None = None) -> Dataset:
     """Load, split, check and normalise the dataset ``cfg.data`` for the model ``cfg.model``.
 
-    The normaliser is fitted on the training split, unless one is given (a checkpoint's, at
-    eval and predict time).
+    The task is decided here, once, from the config and the training targets (task.py), and the
+    normaliser fitted on the training split, unless they are given (a checkpoint's, at eval and
+    predict time). The data is checked against the network the config describes, its ``auto``
+    ends sized by the data (``task.fit_config``).
     """
     from .rng import streams
 
@@ -292,10 +295,11 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
         from .tabledata import check_width, load_table
 
         ds = load_table(cfg, rng, normalizer)
-        check_width(ds, cfg)
+        shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
+        check_width(ds, shaped)
         for name in ("train", "val", "test"):
             if getattr(ds, name) is not None:
-                check_fits_model(cfg, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)
+                check_fits_model(shaped, ds.task, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)
         return ds
     source = {"mnist": d.path, "npy": getattr(d.train, "x", "")}.get(d.name, f"data {d.name}")
     (Xtr, ytr), test = DATASETS[d.name](d, rng)
@@ -308,9 +312,11 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
         check_finite(a, n, src)
         if n.endswith("targets"):
             _finite_targets(a, n, src, cfg.training.dtype)
-    task = check_fits_model(cfg, Xtr, ytr, source, "train")
+    task = task if task is not None else of_arrays(ytr, cfg.loss, cfg.model.layers[-1])
+    shaped = fit_config(cfg, task, Xtr.shape[1])
+    check_fits_model(shaped, task, Xtr, ytr, source, "train")
     if test is not None:
-        check_fits_model(cfg, Xte, yte, source, "test")
+        check_fits_model(shaped, task, Xte, yte, source, "test")
 
     train_rows = val_rows = None  # the split is kept as row indices: no copy of the raw inputs
     if d.validation_split:
@@ -333,22 +339,18 @@ def load_data(cfg, rng=None, normalizer: dict | None = None) -> Dataset:
     return ds
 
 
-def check_fits_model(cfg, X, y, source, name) -> str:
+def check_fits_model(cfg, task: Task, X, y, source, name) -> None:
     """The checks that need both data and model: input width, target kind and label range."""
     layers, loss = cfg.model.layers, cfg.loss
     k = layers[-1]
     if X.shape[1] != layers[0]:
         raise DataError(f"{source}: {name} inputs have {X.shape[1]} features but model.layers[0] is {layers[0]}")
     integer = y.dtype.kind in "biu"
-    if loss in ("cross_entropy", "binary_cross_entropy") or (integer and y.ndim == 1):
-        task = "classification"
-    else:
-        task = "regression"
-    if task == "classification":
+    if task.classification:
         if y.ndim == 1:
             if not integer:
                 if loss == "binary_cross_entropy" and np.isin(y, (0.0, 1.0)).all():
-                    return task
+                    return
                 raise DataError(f"{source}: {name} labels are floats ({y.dtype}); {loss} needs integer class labels "
                                 f"(or one-hot rows)")
             lo, hi = int(y.min()), int(y.max())
@@ -362,4 +364,3 @@ def check_fits_model(cfg, X, y, source, name) -> str:
         width = 1 if y.ndim == 1 else y.shape[1]
         if width != k:
             raise DataError(f"{source}: {name} targets have {width} column(s) but model.layers[-1] is {k}")
-    return task

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DataError
+from .task import Task, of_arrays, regression_task
 
 
 @dataclass
@@ -23,20 +24,25 @@ class Dataset:
     train: Split
     test: Split | None = None
     val: Split | None = None
-    task: str = "classification"
+    task: Task | str = "classification"  # decided once (task.py); a kind alone is completed from the labels
     normalizer: dict = field(default_factory=lambda: {"kind": "none"})
     source: str = ""
-    classes: list | None = None  # class names, when the data has them (a table's)
+
+    def __post_init__(self):
+        if isinstance(self.task, str):
+            if self.task not in ("classification", "regression"):
+                raise ValueError(f"task must be classification or regression (got {self.task!r})")
+            y = self.train.y
+            self.task = of_arrays(y, "cross_entropy") if self.task == "classification" else regression_task(y)
+
+    @property
+    def classes(self) -> list | None:
+        """The class names (classification), as eval and predict speak them."""
+        return list(self.task.classes) if self.task.classification else None
 
     def describe_task(self) -> str:
         """The task the data decided, as printed when training starts."""
-        if self.task != "classification":
-            return "task: regression"
-        names = self.classes
-        if names is None:
-            return "task: classification"
-        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-        return f"task: classification, {len(names)} classes: {shown}"
+        return f"task: {self.task.describe()}"
 
     def splits(self) -> dict:
         """The splits this dataset has, by name: train, then val and test when present."""

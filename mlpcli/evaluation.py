@@ -16,6 +16,7 @@ from .memory import check_allocation
 from .metrics import classification_report, predicted_classes, regression_metrics, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
+from .task import fit_config, needs_data
 from .trained import load_checkpoint
 from .yamlfile import apply_overrides
 
@@ -37,13 +38,13 @@ def data_config_for(net, data_config=None, overrides=()):
 def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> dict:
     net = load_checkpoint(path)
     cfg = data_config_for(net, data_config, overrides)
-    ds = load_data(cfg, normalizer=net.normalizer)
+    ds = load_data(cfg, normalizer=net.normalizer, task=net.task)  # the task decided in training
     s = ds.split(split)
-    classification = ds.task == "classification"
+    classification = net.task.classification
     t0 = time.perf_counter()
     A = np.empty((len(s.y), net.layers[-1]))  # the outputs, from the metrics' own forward pass
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(net.model, s.X, s.y, ds.task, confusion=classification, out=A)
+        result = evaluate(net.model, s.X, s.y, net.task, confusion=classification, out=A)
     metrics, cm = result if classification else (result, None)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad or not np.isfinite(A).all():
@@ -51,9 +52,9 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
                         f"checkpoint (inputs too large for {net.dtype.name}?)")
     seconds = time.perf_counter() - t0
     pre = TablePreprocessor(net.normalizer) if net.normalizer.get("kind") == "table" else None
-    report = {"metrics": metrics, "seconds": seconds, "task": ds.task, "checkpoint": net.path}
+    report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": net.path}
     if classification:
-        names = pre.classes if pre is not None else [str(i) for i in range(len(cm))]
+        names = list(net.task.classes)  # a table's class names, else the labels 0 .. k-1
         scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
         metrics.update(classification_report(true_classes(s.y), predicted_classes(A), names, scores))
         report["confusion_matrix"], report["classes"] = cm, names
@@ -141,10 +142,10 @@ def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
     X = read_inputs(net, inputs)
     t0 = time.perf_counter()
     A = outputs(net, X, source=str(inputs)).astype(net.dtype)
-    pred = A if (proba or net.task == "regression") else predicted_classes(A)
+    pred = A if (proba or not net.task.classification) else predicted_classes(A)
     seconds = time.perf_counter() - t0
     flat = pred.reshape(len(pred), -1)
-    if proba and net.task == "classification":
+    if proba and net.task.classification:
         columns = {f"proba_{i}": flat[:, i] for i in range(flat.shape[1])}
     else:
         columns = {"prediction" if flat.shape[1] == 1 else f"prediction_{i}": flat[:, i] for i in range(flat.shape[1])}
@@ -178,13 +179,14 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     names = pre.target_names
     columns = {f"true_{name}" if name in names else name: np.asarray(table.columns[name].text(), dtype=object) for name in keep}
     decoded = pre.decode(A)
-    if pre.task == "classification":
+    if net.task.classification:  # the task decided in training
+        classes = list(net.task.classes)
         columns[names[0]] = decoded
         if proba:
             P = np.column_stack([1 - A[:, 0], A[:, 0]]) if A.shape[1] == 1 else A
-            columns.update({f"proba_{c}": P[:, i] for i, c in enumerate(pre.classes)})
-            return Predictions(P, columns, seconds, pre.classes, table=True)
-        return Predictions(decoded.astype(str), columns, seconds, pre.classes, table=True)
+            columns.update({f"proba_{c}": P[:, i] for i, c in enumerate(classes)})
+            return Predictions(P, columns, seconds, classes, table=True)
+        return Predictions(decoded.astype(str), columns, seconds, classes, table=True)
     columns.update({n: decoded[:, i] for i, n in enumerate(names)})
     return Predictions(decoded[:, 0] if len(names) == 1 else decoded, columns, seconds, table=True)
 
@@ -234,9 +236,11 @@ def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):
         cfg = data_config_for(net, None, overrides)
         norm = net.normalizer
     else:
-        cfg = load_config(target, overrides)
-        cfg_eval = cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 0})})
-        net, norm = MLP.from_config(cfg_eval), None
+        cfg, norm = load_config(target, overrides), None
+        if needs_data(cfg):  # auto widths or the task's head: the data decides them
+            ds = load_data(cfg)
+            cfg = fit_config(cfg, ds.task, ds.train.X.shape[1])
+        net = MLP.from_config(cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 0})}))
     check_allocation(samples * sum(net.layers) * 8 * 6, f"--samples {samples:,}: a batch of that many samples")
     if use_data:
         ds = load_data(cfg, normalizer=norm)
@@ -254,7 +258,8 @@ def describe_checkpoint(path) -> dict:
         "checkpoint": os.path.abspath(net.path), "network": repr(net), "layers": net.layers,
         "activations": [repr(g) for g in net.activations], "loss": net.loss.name, "n_params": net.n_params,
         "epoch": meta.get("epoch", 0), "step": meta.get("step", 0), "batch": meta.get("batch", 0),
-        "task": meta.get("task", net.task), "metrics": meta.get("metrics") or {},
+        **{"task": net.task.kind, "task_description": net.task.describe()},
+        **{k: v for k, v in net.task.to_dict().items() if k != "kind"}, "metrics": meta.get("metrics") or {},
         "normalizer": (net.normalizer or {}).get("kind", "none"), "saved_at": meta.get("saved_at"),
         "mlpcli_version": meta.get("mlpcli_version"),
         "arrays": {k: list(v.shape) for k, v in net.arrays.items()}, "config": net.config.to_dict(),

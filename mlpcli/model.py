@@ -27,6 +27,7 @@ from .checkpoint import param_shapes
 from .errors import ConfigError
 from .losses import get_loss, targets_for
 from .metrics import predicted_classes
+from .task import fit_config, of_network
 
 PREDICT_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounded memory, still large GEMMs
 
@@ -98,7 +99,8 @@ class MLP:
         self._db_rows = [db.reshape(1, -1) if db is not None else None for db in self.db]  # (1, m) views
         self._l2_work = [np.empty_like(W) for W in self.W] if self.l2 else []
         self._ws: dict[int, Workspace] = {}
-        self.task = "classification" if (self.loss.name != "squared_error" or self.activations[-1].name in ("softmax", "sigmoid", "step")) else "regression"
+        # a network that has seen no data guesses from its head; training and loading set the data's task (task.py)
+        self.task = of_network(self.loss.name, self.activations[-1].name, self.layers[-1])
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,6 +109,7 @@ class MLP:
         from .initializers import init_weights
         from .rng import streams
 
+        cfg = fit_config(cfg)  # ends left to the data: a network built before any data gets a classifier's head
         m = cfg.model
         net = cls(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
         init = m.init

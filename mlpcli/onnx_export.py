@@ -185,15 +185,13 @@ def build_model(net):
 
     g = _Graph(onnx, net.dtype)
     norm = getattr(net, "normalizer", None) or {"kind": "none"}
-    meta = getattr(net, "meta", None) or {}
     spec = norm if norm.get("kind") == "table" else None
     if spec is not None:
         na = getattr(getattr(getattr(net, "config", None), "data", None), "na_values", None) or []
         X, inputs, in_doc = _table_inputs(g, spec, list(dict.fromkeys(["", *map(str, na)])))  # "" is always missing
-        task = spec["target"]["task"]
     else:
         X, inputs, in_doc = _array_inputs(g, net, norm)
-        task = meta.get("task") or net.task
+    task = net.task.kind  # decided in training, stored in the checkpoint (task.py)
     outputs, out_doc = _outputs(g, net, _network(g, net, X), task, spec)
     doc = f"mlpcli {__version__} MLP {net.layers} ({task}); {in_doc}; {out_doc}; opset {OPSET}"
     graph = helper.make_graph(g.nodes, "mlpcli", inputs, outputs, initializer=g.consts, doc_string=doc)

@@ -236,11 +236,11 @@ def plot_run(run_dir, out=None) -> list[str]:
         written.append(learning_curves(history, os.path.join(out, "learning_curves.png")))
     net = load_checkpoint(ckpt)
     written.append(weights(net.params["W1"], os.path.join(out, "weights.png")))
-    ds = load_data(data_config_for(net), normalizer=net.normalizer)
+    ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)
     split = next(s for s in ("test", "val", "train") if getattr(ds, s) is not None)
     s = getattr(ds, split)
-    if ds.task == "classification":
-        _, cm = evaluate(net.model, s.X, s.y, ds.task, confusion=True)
+    if net.task.classification:  # the task decided in training, stored in the checkpoint
+        _, cm = evaluate(net.model, s.X, s.y, net.task, confusion=True)
         written.append(confusion(cm, os.path.join(out, "confusion_matrix.png"), split))
         if net.layers[0] == 2:
             Xs = s.X[:] if not isinstance(s.X, np.ndarray) else s.X

@@ -23,40 +23,13 @@ import numpy as np
 
 from .errors import DataError
 from .table import Column, Table
+from .task import number_name
 
-MAX_INTEGER_CLASSES = 50  # an integer target with at most this many distinct values is a class label
 MISSING_CATEGORY = "(missing)"
 
 
 def warn(message: str) -> None:
     sys.stderr.write(f"mlp: warning: {message}\n")
-
-
-def decide_task(col: Column, requested: str = "auto", path: str = "") -> tuple[str, list[str] | None]:
-    """Classification (and its class names) or regression, from the target column (README, "Tables"):
-    a text or boolean target is classification, an integer target with at most 50 distinct
-    values is classification (``1.0`` counts as an integer, as in scikit-learn's ``type_of_target``),
-    anything else regression; ``requested`` overrides auto."""
-    present = col.values[~col.missing]
-    if not col.numeric:
-        if requested == "regression":
-            raise DataError(f"{path}: target {col.name!r} holds text ({col.categories[:3]}...); it cannot be regressed "
-                            f"(data.task: regression)")
-        classes = [col.categories[i] for i in np.unique(present)]
-    else:
-        distinct = np.unique(present)
-        integer = np.array_equal(distinct, np.round(distinct))  # 1.0 as 1: pandas writes an int column with gaps so
-        auto = "classification" if integer and len(distinct) <= MAX_INTEGER_CLASSES else "regression"
-        if (requested if requested != "auto" else auto) == "regression":
-            return "regression", None
-        classes = [_number_name(v, col.integer) for v in distinct]
-    if len(classes) < 2:
-        raise DataError(f"{path}: target {col.name!r} has one class only ({classes[0]!r}); a classifier needs two or more")
-    return "classification", classes
-
-
-def _number_name(v: float, integer: bool) -> str:
-    return str(int(v)) if integer or float(v).is_integer() else f"{v:.10g}"
 
 
 class TablePreprocessor:
@@ -182,7 +155,7 @@ class TablePreprocessor:
         t = self.spec["target"]
         if t["task"] == "classification":
             col = table.column(t["names"][0])
-            names = col.categories if not col.numeric else [_number_name(v, col.integer) for v in col.values]
+            names = col.categories if not col.numeric else [number_name(v, col.integer) for v in col.values]
             lookup = {c: i for i, c in enumerate(t["classes"])}
             if not col.numeric:
                 ids = np.array([lookup.get(c, -1) for c in col.categories], np.intp)
@@ -274,7 +247,7 @@ def _codes_for(col: Column, cats: list[str], fill) -> tuple[np.ndarray, int]:
     without a fill; the number of present values not seen in training."""
     lookup = {c: i for i, c in enumerate(cats)}
     if col.numeric:  # a column read as numbers here, as text in training (e.g. only numbers in this file)
-        names = [None if v != v else _number_name(v, col.integer) for v in col.values.tolist()]
+        names = [None if v != v else number_name(v, col.integer) for v in col.values.tolist()]
         codes = np.array([-2 if s is None else lookup.get(s, -1) for s in names], np.intp)
     else:
         ids = np.array([lookup.get(c, -1) for c in col.categories] + [-2], np.intp)

@@ -36,13 +36,15 @@ def plan_resume(resume, config=None, overrides=(), epochs=None, more=None) -> Re
     """The checkpoint and config a resume continues with, or why there is nothing to do."""
     from .checkpoint import find_checkpoint, read_checkpoint
     from .config import load_config, validate
+    from .task import fit_config, from_meta
     from .yamlfile import apply_overrides
 
     path = find_checkpoint(resume, prefer=("last.npz", "best.npz"))
     _, meta, _ = read_checkpoint(path)
     saved = meta["config"]
     if config is not None:
-        new = load_config(config, overrides).to_dict()
+        layers = saved["model"]["layers"]  # the run's widths and head, where the new config leaves them to the data
+        new = fit_config(load_config(config, overrides), from_meta(meta.get("task"), layers[-1]), layers[0]).to_dict()
         source = str(config)
     else:
         new = apply_overrides(copy.deepcopy(saved), list(overrides))

@@ -182,6 +182,7 @@ class _MLPBase(BaseEstimator):
         """Train on (X, y) already encoded: fresh, warm-started or one more epoch (partial_fit)."""
         from .data import Dataset, Split
         from .errors import DivergenceError
+        from .task import of_arrays
         from .trainer import Trainer
 
         n_out = self._n_outputs(y)
@@ -191,7 +192,7 @@ class _MLPBase(BaseEstimator):
         cfg = self._config(X.shape[1], n_out, len(X), epochs, stopping=not incremental)
         if (resume or warm) and cfg.model.layers != self._layers:
             raise ValueError(f"the network has layers {self._layers}; these data and parameters need {cfg.model.layers}")
-        task = "classification" if is_classifier_output(cfg.loss) else "regression"
+        task = of_arrays(y, cfg.loss, cfg.model.layers[-1])  # the one rule (task.py): class labels for a classifier's loss
         X = np.ascontiguousarray(X, dtype=cfg.training.dtype)
         if task == "regression":
             y = np.ascontiguousarray(y, dtype=cfg.training.dtype)
@@ -276,10 +277,6 @@ class _MLPBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-def is_classifier_output(loss: str) -> bool:
-    return loss in ("cross_entropy", "binary_cross_entropy")
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):

@@ -155,10 +155,10 @@ def _numbers_the_rows(name: str, col, n_rows: int) -> bool:
 def table_starter(path: str, target: str | None) -> str:
     """A starter for the user's own table: its columns listed, the categorical ones detected, the
     task decided, and the network's ends sized by the encoded data."""
-    from .preprocess import decide_task
     from .rng import streams
     from .table import read_table
     from .tabledata import load_table
+    from .task import of_column
 
     table = read_table(path)
     if target is None:
@@ -172,7 +172,8 @@ def table_starter(path: str, target: str | None) -> str:
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
             "drop": ids, "categorical": categorical, "test_fraction": 0.2,
             "validation_split": 0.1 if table.n_rows >= 100 else 0.0}  # a handful of rows has none to spare
-    classes = decide_task(table.column(target), "auto", path)[1]
+    task = of_column(table.column(target), "auto", path)
+    classes = list(task.classes) if task.classification else None
     if classes is None:
         out, loss, k = "identity", "squared_error", 1
     elif len(classes) == 2:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError
-from .preprocess import TablePreprocessor, decide_task, warn
+from .preprocess import TablePreprocessor, warn
 from .table import Table, read_table
+from .task import Task, classes_task, of_column
 
 
 def targets_of(d) -> list[str]:
@@ -95,11 +96,12 @@ def load_table(cfg, rng, fitted: dict | None = None):
     if pre is None:
         if len(target) > 1 and d.task == "classification":
             raise DataError(f"{path}: several target columns are multi-output regression; data.task: classification takes one")
-        task, classes = ("regression", None) if len(target) > 1 else decide_task(train.column(target[0]), d.task, path)
-        _check_loss(cfg, task, classes, path)
+        task = Task("regression", n_targets=len(target)) if len(target) > 1 else of_column(train.column(target[0]), d.task, path)
+        _check_loss(cfg, task, path)
     else:  # another table than the model's: name its missing column before the split can fail on it
         pre.check_columns(train, with_target=True)
-        task, classes = pre.task, pre.classes
+        task = classes_task(pre.classes) if pre.task == "classification" else Task("regression", n_targets=len(target))
+    classes = list(task.classes) if task.classification else None
     labels = class_labels(train, target, task)
     test = None
     if d.test is not None:
@@ -113,7 +115,7 @@ def load_table(cfg, rng, fitted: dict | None = None):
         held, keep = split_rows(train.n_rows, d.validation_split, labels, rng, "data.validation_split", path)
         val, train = train.rows(held), train.rows(keep)
     if pre is None:
-        pre = TablePreprocessor.fit(train, target, task, classes, features=d.features, drop=d.drop,
+        pre = TablePreprocessor.fit(train, target, task.kind, classes, features=d.features, drop=d.drop,
                                     categorical=d.categorical, missing=d.missing.model_dump(), normalize=d.normalize,
                                     scale=d.scale, normalize_target=d.normalize_target)
     dtype = np.dtype(cfg.training.dtype)
@@ -123,7 +125,7 @@ def load_table(cfg, rng, fitted: dict | None = None):
             t = _complete(pre, t)
             splits[name] = Split(pre.transform(t, dtype), pre.encode_target(t))
     return Dataset(train=splits["train"], val=splits.get("val"), test=splits.get("test"), task=task,
-                   normalizer=pre.to_dict(), source=path, classes=classes)
+                   normalizer=pre.to_dict(), source=path)
 
 
 def check_width(ds, cfg) -> None:
@@ -147,15 +149,17 @@ def _complete(pre: TablePreprocessor, table: Table) -> Table:
     return table.rows(np.flatnonzero(~bad))
 
 
-def _check_loss(cfg, task: str, classes, path: str) -> None:
-    """The config's loss must fit the task the data decided."""
-    loss = cfg.loss
+def _check_loss(cfg, task: Task, path: str) -> None:
+    """The config's loss, when given, must fit the task the data decided."""
+    loss, classes = cfg.loss, task.classes
+    if loss is None:  # the task's head (task.fit_config)
+        return
     if task == "regression" and loss != "squared_error":
         raise DataError(f"{path}: target {cfg.data.target!r} is regression (numbers), but loss is {loss}; "
                         f"set loss: squared_error (or data.task: classification)")
     if task == "classification" and loss == "squared_error":
         raise DataError(f"{path}: target {cfg.data.target!r} is classification ({len(classes)} classes), but loss is "
                         f"squared_error; set loss: cross_entropy")
-    if task == "classification" and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] != len(classes):
+    if task == "classification" and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] not in (len(classes), "auto"):
         raise DataError(f"{path}: target {cfg.data.target!r} has {len(classes)} classes; set loss: cross_entropy with "
                         f"model.layers ending in {len(classes)}")

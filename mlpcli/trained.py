@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .checkpoint import find_checkpoint, read_checkpoint
+from .errors import CheckpointError
 from .model import MLP
+from .task import Task, from_meta
 
 
 @dataclass
@@ -20,7 +22,7 @@ class TrainedRun:
     config: object
     meta: dict
     normalizer: dict
-    task: str
+    task: Task  # decided in training from the config and the data, stored in the checkpoint (task.py)
     arrays: dict
     path: str
 
@@ -33,7 +35,7 @@ class TrainedRun:
         from .metrics import predicted_classes
 
         A = self.model.forward(X)
-        return predicted_classes(A) if self.task == "classification" else A
+        return predicted_classes(A) if self.task.classification else A
 
     def __getattr__(self, name):  # the network's attributes read through: run.params, run.layers, ...
         if name.startswith("__") or name == "model":
@@ -50,6 +52,11 @@ def load_checkpoint(path) -> TrainedRun:
     path = find_checkpoint(path)
     arrays, meta, cfg = read_checkpoint(path)
     m = cfg.model
+    try:
+        task = from_meta(meta.get("task"), m.layers[-1])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: meta.task: {e}") from None
     net = MLP(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)
     net.set_params({k: arrays[k] for k in net.names})
-    return TrainedRun(net, cfg, meta, meta.get("normalizer") or {"kind": "none"}, meta.get("task") or net.task, arrays, path)
+    net.task = task  # the network's predict follows the task decided in training
+    return TrainedRun(net, cfg, meta, meta.get("normalizer") or {"kind": "none"}, task, arrays, path)

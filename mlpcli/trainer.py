@@ -30,6 +30,7 @@ from .monitor import Monitor
 from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
 from .schedules import Schedule
+from .task import fit_config
 
 
 @dataclass
@@ -62,7 +63,9 @@ class Trainer:
         self.cfg, self.run, self.stop = cfg, run, stop or StopFlag()
         rngs = streams(cfg.seed)
         self.data = data if data is not None else load_data(cfg, rngs["data"])
+        self.cfg = cfg = fit_config(cfg, self.data.task, self.data.train.X.shape[1])  # auto widths and head (task.py)
         self.model = m = MLP.from_config(cfg, rngs["init"])
+        m.task = self.data.task  # result.model.predict speaks the data's task
         t = cfg.training
         if t.epochs > 0:
             check_trainable(m, cfg)
@@ -116,7 +119,7 @@ class Trainer:
         result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                              self.run.dir if self.run else None, time.perf_counter() - t0)
         result.metrics = {k: evaluate(self.model, s.X, s.y, self.data.task) for k, s in self.data.splits().items()}
-        result.task = {"task": self.data.task, "classes": self.data.classes}
+        result.task = {"task": self.data.task.kind, "classes": self.data.classes}
         return result
 
     def run_epoch(self) -> str | None:

@@ -23,7 +23,7 @@ def capture(trainer, history=True) -> tuple[dict, dict]:
     for slot, flat in opt.state.items():
         arrays.update({f"{slot}.{name}": view for name, view in split_like(flat, model)})
     arrays.update(t.callbacks.state_arrays())
-    meta = {"config": t.config_dict, "normalizer": t.data.normalizer, "task": t.data.task,
+    meta = {"config": t.config_dict, "normalizer": t.data.normalizer, "task": t.data.task.to_dict(),
             "epoch": t.epoch, "batch": t.batch, "step": t.step,
             "rng": {"shuffle": get_state(t.shuffle_rng), "epoch_start": t.epoch_rng_state},
             "partial": t.running.state_dict() if t.batch else None,

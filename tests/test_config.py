@@ -4,7 +4,9 @@ import pytest
 
 import mlpcli
 from mlpcli.config import json_schema, load_config
+from mlpcli.data import load_data
 from mlpcli.errors import ConfigError
+from mlpcli.task import fit_config
 from mlpcli.yamlfile import MAX_CONFIG_BYTES
 
 
@@ -22,7 +24,10 @@ def error_of(tmp_path, text, overrides=()):
 
 def test_defaults_are_valid_and_documented():
     cfg = load_config()
-    assert cfg.data.name == "xor" and cfg.loss == "binary_cross_entropy" and cfg.model.output == "sigmoid"
+    assert cfg.data.name == "xor" and cfg.loss is None and cfg.model.output is None  # the task decides them
+    ds = load_data(cfg)
+    shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])  # two classes: one sigmoid unit
+    assert shaped.loss == "binary_cross_entropy" and shaped.model.output == "sigmoid"
     assert cfg.optimizer.lr == 0.1 and cfg.training.batch_size == 32 and cfg.training.dtype == "float32"
 
 

@@ -1,4 +1,4 @@
-"""Table preprocessing: the task rule, imputation, scaling and one-hot against scikit-learn, and its JSON."""
+"""Table preprocessing: imputation, scaling and one-hot against scikit-learn, and its JSON."""
 
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mlpcli.errors import DataError
-from mlpcli.preprocess import TablePreprocessor, decide_task
-from mlpcli.table import Column, parse_csv
+from mlpcli.preprocess import TablePreprocessor
+from mlpcli.table import parse_csv
 
 CSV = b"""age,city,income,label
 30,paris,100.5,yes
@@ -24,22 +24,6 @@ def table(data=CSV):
 
 def fit(t, **kw):
     return TablePreprocessor.fit(t, ["label"], "classification", ["no", "yes"], **kw)
-
-
-def test_task_rule_text_integer_and_float_targets():
-    num = lambda v, integer: Column("y", np.asarray(v, float), None, integer)  # noqa: E731
-    assert decide_task(Column("y", np.array([0, 1, 0], np.int32), ["a", "b"])) == ("classification", ["a", "b"])
-    assert decide_task(num([3, 1, 2, 1], True)) == ("classification", ["1", "2", "3"])
-    assert decide_task(num(np.arange(51), True))[0] == "regression"  # more than 50 integers: a quantity
-    assert decide_task(num([0.5, 1.5], False))[0] == "regression"
-    # 0.0/1.0 is how pandas writes an integer column with a missing value: the same labels as 0/1
-    assert decide_task(num([0.0, 1.0, np.nan, 1.0], False)) == ("classification", ["0", "1"])
-    assert decide_task(num([1.0, 2.0, 2.5], False))[0] == "regression"
-    assert decide_task(num([0.5, 1.5], False), "classification") == ("classification", ["0.5", "1.5"])
-    with pytest.raises(DataError, match="one class only"):
-        decide_task(num([1, 1, np.nan], True))
-    with pytest.raises(DataError, match="cannot be regressed"):
-        decide_task(Column("y", np.array([0, 1], np.int32), ["a", "b"]), "regression")
 
 
 def test_matches_scikit_learn_pipeline():

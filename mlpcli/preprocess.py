@@ -130,12 +130,12 @@ class TablePreprocessor:
                     row = int(np.flatnonzero(~col.missing)[0])
                     raise DataError(f"{table.path}:{table.line(row)}: column {c['name']!r}: "
                                     f"{col.categories[col.values[row]]!r} is not a number, but the model was trained on numbers")
-                v = X[:, j]
-                v[...] = col.values
+                v = col.values.astype(dtype)  # contiguous: each step one pass, then one strided write
                 if c["fill"] is not None:
                     v[np.isnan(v)] = c["fill"]
                 v -= dtype(c["shift"])
                 v *= dtype(1.0 / c["scale"])
+                X[:, j] = v
                 j += 1
             else:
                 cats = c["categories"]
@@ -143,7 +143,7 @@ class TablePreprocessor:
                 if n_unseen:
                     unseen[c["name"]] = n_unseen
                 rows = np.flatnonzero(codes >= 0)
-                X[rows, j + codes[rows]] = 1
+                X.reshape(-1)[rows * X.shape[1] + (j + codes[rows])] = 1
                 j += len(cats)
         if unseen:
             warn(f"{table.path}: values not seen in training encode as all zeros: "
@@ -208,10 +208,10 @@ def _fit_numeric(col: Column, policy: str, normalize: str, scale: float) -> dict
     v = col.values[~np.isnan(col.values)]
     if len(v) == 0:
         raise DataError(f"column {col.name!r} has no values in the training split")
-    fill = {"mean": float(v.mean()), "median": float(np.median(v)), "zero": 0.0, "drop": None}[policy]
+    fill = {"mean": lambda: float(v.mean()), "median": lambda: float(np.median(v)), "zero": lambda: 0.0,
+            "drop": lambda: None}[policy]()
     if normalize == "standard":
-        filled = col.values if fill is None else np.where(np.isnan(col.values), fill, col.values)
-        filled = filled[~np.isnan(filled)]
+        filled = v if fill is None or len(v) == len(col.values) else np.where(np.isnan(col.values), fill, col.values)
         shift, sd = float(filled.mean()), float(filled.std())
         return {"name": col.name, "type": "numeric", "fill": fill, "shift": shift, "scale": sd if sd > 1e-12 else 1.0}
     return {"name": col.name, "type": "numeric", "fill": fill, "shift": 0.0, "scale": float(scale) if normalize == "scale" else 1.0}

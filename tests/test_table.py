@@ -5,8 +5,9 @@ import gzip
 import numpy as np
 import pytest
 
+from mlpcli.csvfields import Fields
 from mlpcli.errors import DataError
-from mlpcli.table import _to_floats, parse_csv, read_table
+from mlpcli.table import parse_csv, read_table
 
 
 def write(tmp_path, text, name="t.csv"):
@@ -47,7 +48,7 @@ def test_matches_the_csv_module_on_a_generated_table(tmp_path):
 
 
 def test_blocks_join_in_order(tmp_path, monkeypatch):
-    monkeypatch.setattr("mlpcli.table.BLOCK_BYTES", 16)  # many tiny blocks
+    monkeypatch.setattr("mlpcli.csvread.BLOCK_BYTES", 16)  # many tiny blocks
     rows = [f"{i},{'abc'[i % 3]}" for i in range(200)]
     t = read_table(write(tmp_path, "n,s\n" + "\n".join(rows) + "\n"))
     assert t.columns["n"].values.tolist() == list(range(200))
@@ -166,10 +167,10 @@ def test_plain_decimals_parse_exactly_as_numpy_does():
     x = rng.normal(size=5000) * 10.0 ** rng.integers(-9, 9, 5000)
     for fmt in ("%.4f", "%.15g", "%.17g", "%e", "%+.2f"):
         s = np.char.mod(fmt, x).astype("S")
-        got, want = _to_floats(s), s.astype(np.float64)
+        got, want = Fields.of(s.tolist()).floats()[0], s.astype(np.float64)
         assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want)), fmt
     s = np.array([b"-0", b".5", b"5.", b"-.25", b"+3", b"1e3", b"inf", b" 7"])
-    assert np.array_equal(_to_floats(s), s.astype(np.float64))
+    assert np.array_equal(Fields.of(s.tolist()).floats()[0], s.astype(np.float64))
 
 
 def test_fuzzed_bytes_give_a_table_or_a_data_error():

@@ -1,0 +1,184 @@
+"""Typing a CSV's columns: each block's raw fields (:class:`~mlpcli.csvfields.Fields`) become
+float64 values or category codes, and the blocks are joined into a :class:`Table`.
+
+A column's type is decided on its first ``SAMPLE`` rows: text when listed in ``text`` or
+when fewer than half of their present values are numbers; numeric otherwise, and from then on a value
+that is neither a number nor a missing-value marker is a :class:`DataError` naming the file,
+the line and the column.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .csvfields import Fields
+from .errors import DataError
+from .tablecolumns import Column, Table, no_column
+
+GROUPED = re.compile(rb"[+-]?\d+(,\d+)+(\.\d*)?")  # 151,000.5 or 2,5: thousands separators or a decimal comma
+SAMPLE = 2000  # the rows whose values decide a column's type
+
+
+class ColumnParser:
+    """Converts each block's fields into typed columns and joins the blocks (see the module docstring)."""
+
+    def __init__(self, path, names, wanted, na_values, text):
+        unknown = [c for c in wanted if c not in names]
+        if unknown:
+            raise no_column(path, unknown[0], names)
+        self.path, self.names, self.wanted = path, names, wanted
+        self.na = [str(v).encode() for v in na_values]
+        self.text = set(text or ())
+        self.kind: dict[str, str] = {}
+        self.parts: dict[str, list] = {n: [] for n in names if n in wanted}
+        self.integer = {n: True for n in self.parts}
+        self.vocab: dict[str, dict] = {n: {} for n in self.parts}
+
+    def add_block(self, cols: dict[str, Fields], row0: int, lines) -> None:
+        """One block of rows (the first is data row ``row0``; ``lines``: each row's file line, or None for row + 2)."""
+        self.merge(self.convert(cols, row0, lines))
+
+    def convert(self, cols: dict[str, Fields], row0: int, lines) -> dict:
+        """A block's columns converted (the heavy part; blocks after the first may run in threads):
+        numeric ones to float64, text ones to their distinct values and each row's index into them.
+        Of the block's bad values, the first in file order (row, then column) is the error."""
+        out, worst = {}, None
+        for name, fields in cols.items():
+            missing = fields.equal_any(self.na)
+            at = _Lines(self.path, name, fields, row0, lines)
+            try:
+                kind = self.kind.get(name) or self._decide(name, fields, missing, at)
+                out[name] = self._numeric(name, fields, missing, at) if kind == "numeric" else self._distinct(name, fields, missing, at)
+            except _Bad as bad:
+                worst = bad if worst is None or bad.row < worst.row else worst
+        if worst is not None:
+            raise DataError(worst.message)
+        return out
+
+    def merge(self, converted: dict) -> None:
+        """A converted block joins the columns (in file order: category codes are numbered as first seen)."""
+        for name, part in converted.items():
+            if self.kind[name] == "numeric":
+                vals, integer = part
+                self.integer[name] &= integer
+                self.parts[name].append(vals)
+                continue
+            values, inverse, missing = part
+            vocab = self.vocab[name]
+            ids = np.array([vocab.setdefault(v, len(vocab)) for v in values], np.int32)
+            codes = ids[inverse]
+            codes[missing] = -1
+            self.parts[name].append(codes)
+
+    def _decide(self, name, fields: Fields, missing, at) -> str:
+        kind = "text"
+        if name not in self.text:
+            present = np.flatnonzero(~missing[:SAMPLE])
+            kind = "numeric" if fields.take(present).floats()[1].sum() * 2 >= len(present) else "text"
+            grouped = _grouped_number(fields, present) if kind == "text" else -1
+            if grouped >= 0:  # numbers as text would silently become categories (or a target's classes)
+                raise _Bad(grouped, f"{at(grouped)}: column {name!r}: {at.text(grouped)!r} is a number with a "
+                           f"',' (thousands separators or a decimal comma), which mlp does not read (write it as "
+                           f"151000 or 2.5, or list {name!r} in data.categorical if its values are labels)")
+        self.kind[name] = kind
+        return kind
+
+    def _numeric(self, name, fields: Fields, missing, at) -> tuple[np.ndarray, bool]:
+        vals, ok, integer = fields.floats(skip=missing)
+        vals[missing] = np.nan
+        bad = np.flatnonzero(~ok | np.isinf(vals))  # inf, -Infinity, 1e400 would make every output they reach NaN
+        if len(bad):
+            i, val = int(bad[0]), at.text(bad[0])
+            if not ok[i]:
+                raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a number, but the column is numeric (add {val!r} "
+                              f"to data.na_values if it marks a missing value, or list {name!r} in data.categorical)")
+            raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a finite number, and it would make every output "
+                          f"it reaches NaN (add it to data.na_values to read it as missing)")
+        return vals, integer
+
+    def _distinct(self, name, fields: Fields, missing, at) -> tuple:
+        """(each distinct value as text, each row's index into them, missing)."""
+        keys, inverse = np.unique(fields.keys(), return_inverse=True)
+        first = _first_rows(inverse, len(keys))
+        if not fields.distinct(first, inverse):  # two values share a key: sort the strings themselves
+            keys, inverse = np.unique(fields.strings(), return_inverse=True)
+            first = _first_rows(inverse, len(keys))
+        values, bad = [], []
+        for row in first.tolist():
+            try:
+                values.append(fields.value(row).decode("utf-8"))
+            except UnicodeDecodeError:
+                bad.append(row)
+        if bad:
+            raise _Bad(min(bad), f"{at(min(bad))}: column {name!r}: not UTF-8 text")
+        return values, inverse.reshape(-1), missing
+
+    def table(self, lines) -> Table:
+        cols, n = {}, None
+        for name in self.parts:
+            values = np.concatenate(self.parts[name])
+            self.parts[name] = None  # one column's blocks at a time in memory twice
+            n = len(values)
+            if self.kind[name] == "numeric":
+                cols[name] = Column(name, values, None, self.integer[name])
+            else:
+                cols[name] = _sorted_text(name, values, self.vocab[name], {v.decode() for v in self.na})
+        if n is None:
+            n = 0 if lines is None else len(lines)
+        return Table(self.path, cols, n, lines)
+
+
+class _Bad(Exception):
+    """A bad value at a block's row ``row``: the block's first one becomes the DataError."""
+
+    def __init__(self, row, message):
+        super().__init__(message)
+        self.row, self.message = int(row), message
+
+
+class _Lines:
+    """Where a block's row is: ``at(i)`` is ``path:line`` of its row ``i``, ``at.text(i)`` that row's field."""
+
+    def __init__(self, path, name, fields, row0, lines):
+        self.path, self.fields, self.row0, self.lines = path, fields, row0, lines
+
+    def __call__(self, i) -> str:
+        i = int(i)
+        return f"{self.path}:{int(self.lines[self.row0 + i]) if self.lines is not None else self.row0 + i + 2}"
+
+    def text(self, i) -> str:
+        return self.fields.value(int(i)).decode("utf-8", "replace")
+
+
+def _first_rows(inverse: np.ndarray, n: int) -> np.ndarray:
+    """The first row holding each of ``n`` distinct values (``inverse``: each row's value); cheaper than
+    np.unique's return_index, which needs a stable sort."""
+    inverse = inverse.reshape(-1)
+    first = np.full(n, len(inverse), np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse)))
+    return first
+
+
+def _sorted_text(name, codes, vocab: dict, na: set) -> Column:
+    """A text column whose categories are sorted (codes renumbered), so order never depends on blocks;
+    missing-value markers are not categories."""
+    cats = list(vocab)
+    order = sorted((i for i in range(len(cats)) if cats[i] not in na), key=lambda i: cats[i])
+    remap = np.full(len(cats) + 1, -1, np.int32)
+    remap[np.array(order, dtype=np.intp)] = np.arange(len(order), dtype=np.int32)
+    return Column(name, remap[codes], [cats[i] for i in order])
+
+
+def _grouped_number(fields: Fields, present: np.ndarray) -> int:
+    """The row of the first ``151,000`` or ``2,5`` among ``present`` rows of a column that holds only numbers,
+    some written with commas; -1 for any other column."""
+    first = -1
+    for i in present.tolist():
+        v = fields.value(i)
+        if GROUPED.fullmatch(v.strip()):
+            first = i if first < 0 else first
+        elif not fields.take(np.array([i])).floats()[1][0]:
+            return -1
+    return first

@@ -1,0 +1,85 @@
+"""The CSV reader's two paths (the vectorised one, and the csv module's for quoted files) read the same
+table alike: values, types, categories, integer flags and errors, on hypothesis-generated tables."""
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+import mlpcli.csvcolumns
+import mlpcli.csvread
+from mlpcli.errors import DataError
+from mlpcli.table import NA_VALUES, parse_csv
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+NUMBERS = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(-1e9, 1e9, allow_nan=False).map(repr),
+                    st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: f"{v:.4f}"),
+                    st.floats(1e-30, 1e30).map(lambda v: f"{v:.6e}"), st.sampled_from(["-0", "+3", ".5", "5.", "-.25",
+                                                                                        "1e3", "00012", "1234567890.12345"]))
+TEXT = st.sampled_from(["red", "green", "é", "a much longer category name than sixteen bytes", "x" * 70, "NA", "nan",
+                        "null", "inf", "?", "1,000"])
+FIELDS = st.one_of(NUMBERS, NUMBERS, TEXT, st.just(""), st.sampled_from([" 7", "7 ", " ", "-", "."]))
+
+
+def encode(rows, *, quote_all, crlf, bom, trailing):
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator="\r\n" if crlf else "\n").writerows(rows)
+    text = out.getvalue()
+    if not trailing:
+        text = text.rstrip("\r\n")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+
+
+def read(data, quoted, na_values):
+    try:
+        return parse_csv(data, "t.csv", na_values=na_values, quoted=quoted)
+    except DataError as e:
+        return str(e)
+
+
+def same(a, b):
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b
+        return
+    assert a.n_rows == b.n_rows and list(a.columns) == list(b.columns)
+    for name, ca in a.columns.items():
+        cb = b.columns[name]
+        assert ca.categories == cb.categories and ca.integer == cb.integer, name
+        assert np.array_equal(ca.values, cb.values, equal_nan=ca.numeric), name
+        if ca.numeric:
+            assert np.array_equal(np.signbit(ca.values), np.signbit(cb.values)), name
+
+
+@hypothesis.settings(max_examples=250, deadline=None, derandomize=True)
+@hypothesis.given(n_cols=st.integers(1, 4), body=st.lists(st.lists(FIELDS, min_size=4, max_size=4), min_size=1, max_size=25),
+                  crlf=st.booleans(), bom=st.booleans(), trailing=st.booleans(), block=st.sampled_from([16, 64, 1 << 20]),
+                  na=st.sampled_from([None, ["", "?"], ["-999", "null", "NA"]]))
+def test_the_fast_path_reads_as_the_csv_module(n_cols, body, crlf, bom, trailing, block, na):
+    rows = [[f"c{j}" for j in range(n_cols)]] + [r[:n_cols] for r in body]
+    hypothesis.assume(not (n_cols == 1 and any(r == [""] for r in rows[1:])))  # a blank line is no row in the csv module
+    na = NA_VALUES if na is None else na
+    saved = mlpcli.csvread.BLOCK_BYTES, mlpcli.csvread.SAMPLE, mlpcli.csvcolumns.SAMPLE
+    # many blocks (the threaded join) after a first block of 3 rows that decide the types
+    mlpcli.csvread.BLOCK_BYTES, mlpcli.csvread.SAMPLE, mlpcli.csvcolumns.SAMPLE = block, 3, 3
+    try:
+        plain = encode(rows, quote_all=False, crlf=crlf, bom=bom, trailing=trailing)
+        slow = read(encode(rows, quote_all=True, crlf=crlf, bom=bom, trailing=trailing), True, na)
+        if b'"' not in plain:  # a file without quotes takes the fast path
+            same(read(plain, None, na), slow)
+        same(read(plain, True, na), slow)
+    finally:
+        mlpcli.csvread.BLOCK_BYTES, mlpcli.csvread.SAMPLE, mlpcli.csvcolumns.SAMPLE = saved
+
+
+def test_numbers_past_the_first_block_are_checked_and_located(monkeypatch):
+    monkeypatch.setattr("mlpcli.csvread.BLOCK_BYTES", 32)
+    data = b"a,b\n" + b"".join(b"%d,x%d\n" % (i, i % 3) for i in range(200)) + b"oops,x\n"
+    for quoted in (False, True):
+        with pytest.raises(DataError, match=r"t.csv:202: column 'a': 'oops' is not a number"):
+            parse_csv(data, "t.csv", quoted=quoted)
+    t = parse_csv(data[: -len(b"oops,x\n")], "t.csv")
+    assert t.columns["a"].values.tolist() == list(range(200)) and t.columns["a"].integer
+    assert t.columns["b"].categories == ["x0", "x1", "x2"] and t.columns["b"].values.tolist() == [i % 3 for i in range(200)]

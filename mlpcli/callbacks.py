@@ -76,15 +76,31 @@ class MetricsCSV(Callback):
     order = 80
 
     def __init__(self, path):
-        self.path, self.columns, self.file = path, None, None
+        self.path, self.columns, self.file, self.header_only = path, None, None, False
 
     def on_train_start(self, trainer):
-        self.rewrite(trainer.history)  # a resumed run keeps exactly the rows of its checkpoint
+        if trainer.history:
+            self.rewrite(trainer.history)  # a resumed run keeps exactly the rows of its checkpoint
+        else:  # a new run: a header, widened in place by the first row (see on_epoch_end)
+            from .runs import metric_columns
+
+            self.columns = metric_columns([])
+            self.file = open(self.path, "w", newline="")  # noqa: SIM115 - appended to until the run ends
+            self.file.write(",".join(self.columns) + "\n")
+            self.file.flush()
+            self.header_only = True
 
     def on_epoch_end(self, trainer, row):
-        from .runs import csv_line
+        from .runs import csv_line, metric_columns, metrics_csv
 
-        if self.file is None or not row.keys() <= set(self.columns):
+        if self.header_only:  # nothing but the header to lose: written again in place, no atomic rewrite
+            self.file.seek(0)
+            self.file.truncate()
+            self.columns = metric_columns(trainer.history)
+            self.file.write(metrics_csv(trainer.history, self.columns))
+            self.file.flush()
+            self.header_only = False
+        elif self.file is None or not row.keys() <= set(self.columns):
             self.rewrite(trainer.history)
         else:
             self.file.write(csv_line(row, self.columns))
@@ -130,10 +146,13 @@ class Checkpointing(Callback):
         self.saved_at, self.rows = time.monotonic(), []
 
     def on_train_start(self, trainer):
-        self.run.write_config(trainer.cfg)
+        from .checkpoint import synced_together
+
         self.rows = [json.dumps(r, separators=(",", ":")).encode() for r in trainer.history]
         self.last = _Snapshot(trainer)
-        self.save(trainer)  # the starting state (initial or resumed): a last good checkpoint from the start
+        with synced_together():
+            self.run.write_config(trainer.cfg)
+            self.save(trainer)  # the starting state (initial or resumed): a last good checkpoint from the start
 
     def on_epoch_end(self, trainer, row):
         self.rows.append(json.dumps(row, separators=(",", ":")).encode())
@@ -154,15 +173,16 @@ class Checkpointing(Callback):
         self.save(trainer)
 
     def save(self, trainer):
-        from .checkpoint import save_checkpoint
+        from .checkpoint import save_checkpoint, synced_together
 
-        for name, snap in (("last.npz", self.last), ("best.npz", self.best)):
-            if snap is not None and name not in snap.written:
-                history = b"[" + b",".join(self.rows[: snap.rows]) + b"]"
-                save_checkpoint(self.run.path(name), snap.arrays, snap.meta, raw_json={"history": history})
-                snap.written.add(name)
-                if name == "last.npz":
-                    trainer.last_good = self.run.path(name)
+        with synced_together():
+            for name, snap in (("last.npz", self.last), ("best.npz", self.best)):
+                if snap is not None and name not in snap.written:
+                    history = b"[" + b",".join(self.rows[: snap.rows]) + b"]"
+                    save_checkpoint(self.run.path(name), snap.arrays, snap.meta, raw_json={"history": history})
+                    snap.written.add(name)
+                    if name == "last.npz":
+                        trainer.last_good = self.run.path(name)
         self.saved_at = time.monotonic()
 
 

@@ -88,6 +88,15 @@ def test_checkpoint_every_epochs_and_metrics_appended_each_epoch(tmp_path):
     assert read_checkpoint(tmp_path / "run" / "last.npz")[1]["epoch"] == 7  # and at the end
 
 
+def test_a_new_runs_header_is_widened_in_place_by_its_first_row(tmp_path):
+    cfg = mlpcli.load_config(None, [*REG, "training.epochs=2"])
+    mlpcli.train(cfg, run_dir=tmp_path / "run")
+    text = (tmp_path / "run" / "metrics.csv").read_text()
+    lines = text.splitlines()
+    assert "\0" not in text and lines[0].startswith("epoch,train_loss,train_mse,") and len(lines) == 3
+    assert [r["epoch"] for r in read_metrics(tmp_path / "run" / "metrics.csv")] == [1, 2]
+
+
 def test_checkpoint_every_seconds_writes_only_at_start_and_end_of_a_short_run(tmp_path):
     cfg = mlpcli.load_config(None, [*REG, "training.epochs=5", "checkpoint.every_seconds=3600"])
     rec = DiskWatcher()

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlpcli
-from mlpcli.checkpoint import atomic_write, read_checkpoint, save_checkpoint
+from mlpcli import checkpoint
+from mlpcli.checkpoint import atomic_write, read_checkpoint, save_checkpoint, synced_together
 from mlpcli.errors import CheckpointError
 
 
@@ -171,6 +172,18 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write(p, boom)
     assert p.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_files_written_together_share_one_directory_fsync(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(checkpoint, "fsync_dir", synced.append)
+    atomic_write(tmp_path / "alone", lambda f: f.write(b"1"))
+    assert synced == [str(tmp_path)]  # a write on its own syncs its directory at once
+    with synced_together():
+        atomic_write(tmp_path / "a", lambda f: f.write(b"a"))
+        atomic_write(tmp_path / "b", lambda f: f.write(b"b"))
+        assert len(synced) == 1  # not yet: the block's end syncs the directory once for both
+    assert synced == [str(tmp_path)] * 2 and (tmp_path / "a").read_bytes() == b"a" and (tmp_path / "b").read_bytes() == b"b"
 
 
 def test_non_finite_arrays_are_never_saved(tmp_path):

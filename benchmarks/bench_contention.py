@@ -22,8 +22,8 @@ import os
 import subprocess
 import sys
 
-from bench_mnist import available, mlp_epoch_runner, time_round_robin, torch_runner, write_results
-from common import load_mnist, machine, median
+from bench_mnist import available, mlp_epoch_runner, time_round_robin, torch_runner
+from common import load_average, load_mnist, machine, median, write_results
 
 SPIN = "while True: pass"
 
@@ -65,6 +65,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    load_before = load_average()
     X, y, _, _ = load_mnist(args.data)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     counts = ["auto", *range(1, cores + 1)]
@@ -94,7 +95,7 @@ def main():
                 lines.append(f"| {cond} | {fw} | {c} | {t:.3f} | {t / best:.2f}x |")
                 print(lines[-1], flush=True)
     if not args.no_write:
-        write_results("contention", "\n".join(lines) + "\n", machine())
+        write_results("contention", "\n".join(lines) + "\n", machine(), load_before)
 
 
 if __name__ == "__main__":

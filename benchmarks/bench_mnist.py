@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from common import ROOT, load_mnist, machine, median
+from common import load_average, load_mnist, machine, median, write_results  # noqa: F401 (write_results: bench_tables imports it from here)
 
 LAYERS = [784, 256, 256, 10]
 LR, MOMENTUM = 0.05, 0.9
@@ -189,6 +189,7 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/RESULTS.md")
     args = ap.parse_args()
 
+    load_before = load_average()
     X, y, Xte, yte = load_mnist(args.data)
     info = machine()
     lines = ["## MNIST epoch: 784-256-256-10 ReLU, softmax CE, SGD momentum 0.9, float32", "",
@@ -218,24 +219,7 @@ def main():
     print(f"bytes allocated per step: {per_step:,.0f}")
     text = "\n".join(lines) + "\n"
     if not args.no_write:
-        write_results("mnist", text, info)
-
-
-def write_results(section: str, text: str, info: dict) -> None:
-    """Replace this benchmark's section of RESULTS.md, keeping the others."""
-    import re
-
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    old = path.read_text() if path.exists() else ""
-    head = ("# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see the README). Machine: "
-            f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}, "
-            f"BLAS {info.get('blas', '?')}; PyTorch {info.get('torch', 'not installed')}, "
-            f"scikit-learn {info.get('sklearn', 'not installed')}.\n\n")
-    sections = dict(re.findall(r"<!-- (\w+) -->\n(.*?)<!-- /\1 -->\n", old, flags=re.S))
-    sections[section] = f"_{time.strftime('%Y-%m-%d %H:%M')}_\n\n" + text
-    body = "".join(f"<!-- {k} -->\n{v}<!-- /{k} -->\n\n" for k, v in sorted(sections.items()))
-    path.write_text(head + body)
-    print(f"wrote {path}")
+        write_results("mnist", text, info, load_before)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
     python benchmarks/bench_resources.py [--data DIR] [--no-write]
 
-* ``mlp --help`` / ``mlp --version`` and a whole ``mlp train`` of one XOR epoch: wall time of
-  the real console script, median of 7.
+* ``mlp --help`` / ``mlp --version`` and a whole ``mlp train`` of one XOR epoch: wall and CPU
+  time of the real console script, medians of 7 (interleaved with ``python -c pass``, the
+  interpreter's own start-up).
 * ``mlp eval`` / ``mlp predict`` on MNIST's 10,000 test images: samples/s timed inside the
   process around the batched forward pass (start-up reported separately).
 * Peak memory of one MNIST training epoch (configs/mnist.yaml): the NumPy heap peak
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,18 +24,26 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, load_mnist, machine, median, mlp_command, user_env
+from common import ROOT, load_average, load_mnist, machine, median, mlp_command, user_env, write_results
 
 
-def startup(args, runs=7, cwd=None):
-    """Median wall time of a whole `mlp` process (after one untimed run that fills the bytecode cache)."""
-    cmd, env, times = [*mlp_command(), *args], user_env(), []
-    for i in range(runs + 1):
-        t = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True, env=env, cwd=cwd)
-        if i:
-            times.append(time.perf_counter() - t)
-    return median(times)
+def run_process(cmd, cwd=None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user + system) of one whole process."""
+    before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True, env=user_env(), cwd=cwd)
+    wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def startup(commands: dict, runs=7, cwd=None) -> dict:
+    """name -> (median wall, median CPU seconds) of whole processes, the commands interleaved round
+    robin (after one untimed run each, which fills the bytecode cache): on a shared machine the
+    CPU time is the steadier figure, and every command meets the same moments of load."""
+    times = {name: [] for name in commands}
+    for _ in range(runs + 1):
+        for name, cmd in commands.items():
+            times[name].append(run_process(cmd, cwd))
+    return {name: (median([w for w, _ in v[1:]]), median([c for _, c in v[1:]])) for name, v in times.items()}
 
 
 MEMORY_PROBE = """
@@ -54,18 +64,20 @@ peak = tracemalloc.get_traced_memory()[1] / 2**20
 m, n = result.model, len(result.metrics["train"]) and result.metrics["train"]["n_samples"]
 base = (n * m.layers[0] * m.dtype.itemsize + m.n_params * m.dtype.itemsize * 4
         + cfg.training.batch_size * (m.layers[0] + 3 * sum(m.layers[1:])) * m.dtype.itemsize) / 2**20
-print(json.dumps({"peak": peak, "base": base, "rss": hwm(), "baseline_rss": baseline}))
+held = sum(result.metrics[s]["n_samples"] for s in ("val", "test") if s in result.metrics) * m.layers[0] * m.dtype.itemsize / 2**20
+print(json.dumps({"peak": peak, "base": base, "held": held, "rss": hwm(), "baseline_rss": baseline}))
 """
 
 
 def measure_memory(data, run_dir):
-    """In a fresh process: heap peak (tracemalloc), its budget, peak RSS and the RSS before any data."""
+    """In a fresh process: heap peak (tracemalloc), its budget, the validation and test splits held
+    beside it, peak RSS and the RSS before any data."""
     import json
 
     r = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(ROOT / "configs" / "mnist.yaml"), str(data), str(run_dir)],
                        capture_output=True, text=True, check=True)
     d = json.loads(r.stdout)
-    return d["peak"], d["base"], d["rss"], d["baseline_rss"]
+    return d["peak"], d["base"], d["held"], d["rss"], d["baseline_rss"]
 
 
 def make_mnist_npy(data, tmp):
@@ -86,24 +98,29 @@ def main():
     ap.add_argument("--data", help="MNIST as .npy or the official IDX files; default ../shared/datasets/mnist")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    load_before = load_average()
     from mlpcli.evaluation import evaluate_checkpoint, predict_file
 
     lines = ["## CLI start-up, eval/predict throughput, memory", ""]
-    t_help, t_version = startup(["--help"]), startup(["--version"])
+    mlp = mlp_command()
     with tempfile.TemporaryDirectory() as tmp:
-        t_xor = startup(["train", str(ROOT / "configs" / "xor.yaml"), "--set", "training.epochs=1", "--out", "run",
-                         "--overwrite", "--quiet"], cwd=tmp)
-    lines += [f"- `mlp --help`: **{t_help:.3f} s**, `mlp --version`: **{t_version:.3f} s**; a whole `mlp train "
-              f"configs/xor.yaml --set training.epochs=1` (config, data, run directory with its checkpoints, final "
-              f"evaluation): **{t_xor:.3f} s** (wall, median of 7 after one untimed run, the real console script, "
-              "bytecode cache on)."]
-    print(lines[-1])
+        t = startup({"python": [sys.executable, "-c", "pass"], "help": [*mlp, "--help"], "version": [*mlp, "--version"],
+                     "xor": [*mlp, "train", str(ROOT / "configs" / "xor.yaml"), "--set", "training.epochs=1", "--out", "run",
+                             "--overwrite", "--quiet"]}, cwd=tmp)
+    fmt = lambda name: f"**{t[name][0]:.3f} s** ({t[name][1]:.3f} s CPU)"  # noqa: E731
+    lines += [f"- `mlp --help`: {fmt('help')}, `mlp --version`: {fmt('version')}; a whole `mlp train configs/xor.yaml "
+              f"--set training.epochs=1` (imports, config, data, run directory with its checkpoints, final evaluation): "
+              f"{fmt('xor')}. Wall time (CPU time user + system) of the real console script, medians of 7 runs interleaved "
+              f"round robin after one untimed run each, bytecode cache on; the interpreter alone (`python -c pass`, with "
+              f"this installation's site-packages start-up) takes {t['python'][0]:.3f} s ({t['python'][1]:.3f} s CPU)."]
+    print(lines[-1], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         data = make_mnist_npy(args.data, tmp)
-        peak, base, rss, baseline_rss = measure_memory(data, Path(tmp) / "run")
+        peak, base, held, rss, baseline_rss = measure_memory(data, Path(tmp) / "run")
         lines += [f"- Peak memory of MNIST training (1 epoch, 54,000 training images): NumPy heap peak "
                   f"**{peak:.0f} MiB = {peak / base:.2f}x** the {base:.0f} MiB of training split (float32) + parameters, "
-                  f"gradients, optimiser state and batch buffers; process peak RSS {rss:.0f} MiB, of which "
+                  f"gradients, optimiser state and batch buffers (the peak also holds the validation and test splits, {held:.0f} MiB, "
+                  f"not in that budget); process peak RSS {rss:.0f} MiB, of which "
                   f"{baseline_rss:.0f} MiB is the interpreter and libraries before any data."]
         print(lines[-1])
         ckpt = Path(tmp) / "run" / "last.npz"
@@ -112,15 +129,13 @@ def main():
         for _ in range(7):
             ev.append(10000 / evaluate_checkpoint(ckpt, split="test")["seconds"])
             pr.append(10000 / predict_file(ckpt, Path(tmp) / "x.npy").seconds)
-        t_eval = startup(["eval", str(ckpt), "--json"], runs=3)
+        t_eval = startup({"eval": [*mlp, "eval", str(ckpt), "--json"]}, runs=3)["eval"][0]
         lines += [f"- `mlp eval` on the 10,000 test images: **{median(ev):,.0f} samples/s**; `mlp predict`: "
                   f"**{median(pr):,.0f} samples/s** (median of 7, timed around the batched forward pass; "
                   f"a whole `mlp eval` process takes {t_eval:.2f} s wall, loading data included)."]
         print(lines[-1])
     if not args.no_write:
-        from bench_mnist import write_results
-
-        write_results("resources", "\n".join(lines) + "\n", machine())
+        write_results("resources", "\n".join(lines) + "\n", machine(), load_before)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,12 @@ import json
 import subprocess
 import tempfile
 import time
-import timeit
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from common import machine, median, mlp_command, user_env
+from common import load_average, machine, median, mlp_command, step_parts, user_env, write_results
 
 PROBLEMS = [  # name, samples, layers, epochs, batch
     ("500 x 30-32-1", 500, [30, 32, 1], 300, 32),
@@ -91,35 +90,13 @@ def run_sklearn(X, y, layers, epochs, batch):
 
 # ---------------------------------------------------------------------------- one step, in pieces
 def step_breakdown(cfg_path: Path, repeat=2000):
-    """Microseconds of each piece of a training step of the config's network, timed in place
-    (best of 5 runs of ``repeat`` calls each), and of the whole step inside real epochs."""
+    """Microseconds of each piece of a training step of the config's network (see common.step_parts)."""
     import mlpcli
     from mlpcli.trainer import Trainer
 
     t = Trainer(mlpcli.load_config(cfg_path))
     t.run_epoch()  # warm: buffers exist
-    m, opt = t.model, t.opt
-    perm = t.shuffle_rng.permutation(t.n)
-    Xb, Yb, idx, ws = t.gather(0, perm)
-    loss = m.train_step(Xb, Yb, ws, 1.0)
-
-    def us(f, n=repeat):
-        f()
-        return min(timeit.repeat(f, number=n, repeat=5)) / n * 1e6
-
-    def epoch():
-        t.batch = 0
-        t.run_epoch()
-
-    parts = {
-        "gather the shuffled batch (inputs, targets)": us(lambda: t.gather(0, perm)),
-        "forward: GEMM, bias, activation per layer": us(lambda: m.forward_into(Xb, ws, train=True, output=False)),
-        "forward + fused output/loss/delta + backward (all gradients)": us(lambda: m.train_step(Xb, Yb, ws, 1.0)),
-        f"optimiser step ({opt.name}, {m.n_params:,} parameters)": us(lambda: opt.step(m.flat, m.grad_flat, LR)),
-        "running loss and accuracy": us(lambda: t.running.add(loss, ws.A[-1], Yb, idx, ws.pred, ws.work[-1])),
-    }
-    step = us(epoch, max(1, repeat // (10 * t.n_batches))) / t.n_batches
-    return parts, step
+    return step_parts(t, repeat)
 
 
 def main():
@@ -127,6 +104,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    load_before = load_average()
     import sklearn  # noqa: F401  (imported before any timing: its fit is timed in a warm process)
 
     lines = ["## Small runs end to end: `mlp train` processes against scikit-learn's fit", "",
@@ -165,9 +143,7 @@ def main():
     lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()]
     print("\n".join(lines[-len(parts) - 4:]))
     if not args.no_write:
-        from bench_mnist import write_results
-
-        write_results("small", "\n".join(lines) + "\n", machine())
+        write_results("small", "\n".join(lines) + "\n", machine(), load_before)
 
 
 if __name__ == "__main__":

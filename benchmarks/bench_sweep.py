@@ -28,8 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_mnist import write_results  # noqa: E402
-from common import machine, median  # noqa: E402
+from common import machine, median, write_results  # noqa: E402
 
 PRUNER = {"name": "median", "n_warmup_steps": 10}
 SPEED_EPOCHS = 100  # no trial is judged on its first, noisy epochs

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,43 @@ def median(xs):
     return statistics.median(xs)
 
 
+def step_parts(t, repeat: int) -> tuple[dict, float]:
+    """Microseconds of each piece of one training step of the trainer ``t`` (built, one epoch run
+    so that its buffers exist), timed in place (best of 5 runs of ``repeat`` calls each), and of a
+    whole step inside real epochs (the loop, its callbacks and the end-of-epoch work included)."""
+    import timeit
+
+    from mlpcli import threads
+
+    for c in t.callbacks.callbacks:  # the pieces run with the BLAS threads the trainer's epochs use
+        if isinstance(c, threads.ThreadCount):
+            c.apply()
+    m, opt, lr = t.model, t.opt, t.sched.lr
+    perm = t.shuffle_rng.permutation(t.n)
+    Xb, Yb, idx, ws = t.gather(0, perm)
+    scale = opt.grad_scale(lr)
+    loss = m.train_step(Xb, Yb, ws, scale)
+
+    def us(f, n=repeat):
+        f()
+        return min(timeit.repeat(f, number=n, repeat=5)) / n * 1e6
+
+    def epoch():
+        t.batch = 0
+        t.run_epoch()
+
+    parts = {
+        "gather the shuffled batch (inputs, targets)": us(lambda: t.gather(0, perm)),
+        "forward: GEMM, bias, activation per layer": us(lambda: m.forward_into(Xb, ws, train=True, output=False)),
+        "forward + fused output/loss/delta + backward (all gradients)": us(lambda: m.train_step(Xb, Yb, ws, scale)),
+        f"optimiser step ({opt.name}, {m.n_params:,} parameters)": us(lambda: opt.step(m.flat, m.grad_flat, lr)),
+        "running loss and accuracy": us(lambda: t.running.add(loss, ws.A[-1], Yb, idx, ws.pred, ws.work[-1])),
+    }
+    step = us(epoch, max(1, repeat // (10 * t.n_batches))) / t.n_batches
+    threads.restore()
+    return parts, step
+
+
 def mlp_command() -> list[str]:
     """The real `mlp` console script next to this interpreter (not a version manager's shim,
     which would add its own start-up), else ``python -m mlpcli``."""
@@ -76,3 +115,32 @@ def user_env() -> dict:
     """The environment for timing whole `mlp` processes: as a user's, with Python's bytecode
     cache on (PYTHONDONTWRITEBYTECODE, set in some sandboxes, would recompile mlpcli every run)."""
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = re.compile(r"<!-- ([\w.]+) -->\n(.*?)<!-- /\1 -->\n", flags=re.S)
+
+
+def write_results(section: str, text: str, info: dict, load_before: float | None = None) -> None:
+    """Replace one section of RESULTS.md, keeping every other one as it is (a benchmark whose parts
+    can run alone, with ``--only``, writes each part as a section of its own). The section is
+    stamped with its date and the 1-minute load average before and after the run: the machine
+    may be shared, and the load says how far to trust the timings."""
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    head = ("# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see the README). Machine: "
+            f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}, "
+            f"BLAS {info.get('blas', '?')}; PyTorch {info.get('torch', 'not installed')}, "
+            f"scikit-learn {info.get('sklearn', 'not installed')}.\n\n")
+    sections = dict(SECTION.findall(old))
+    load_now = load_average()
+    load = "" if load_now is None else (f", load average {load_before:.1f} before and {load_now:.1f} after the run"
+                                        if load_before is not None else f", load average {load_now:.1f} at the end")
+    sections[section] = f"_{time.strftime('%Y-%m-%d %H:%M')}{load}_\n\n" + text
+    body = "".join(f"<!-- {k} -->\n{v}<!-- /{k} -->\n\n" for k, v in sorted(sections.items()))
+    RESULTS.write_text(head + body)
+    print(f"wrote section {section!r} of {RESULTS}")
+
+
+def load_average() -> float | None:
+    """The 1-minute load average now (None where the OS keeps none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

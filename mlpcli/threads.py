@@ -246,10 +246,11 @@ def tuner_for(forced: int | None, largest_gemm: int) -> ThreadTuner | None:
     if forced is not None:
         control.set(forced)
         return None
-    most = min(control.initial, cores())
-    if most < 2 or largest_gemm <= SPLIT_MNK:
+    if largest_gemm <= SPLIT_MNK:  # steps OpenBLAS never splits: another thread would only split the evaluations
+        control.set(1)  # between epochs, and busy-wait ~0.1 s after each on a core others could use
         return None
-    return ThreadTuner(control, most)
+    most = min(control.initial, cores())
+    return ThreadTuner(control, most) if most >= 2 else None
 
 
 def restore() -> None:
@@ -280,7 +281,8 @@ def at_most(n: int):
 # ---------------------------------------------------------------------------- the training callback
 class ThreadCount(Callback):
     """While training runs: the forced BLAS thread count, or the tuner's (a callback, see
-    mlpcli/callbacks.py). The BLAS gets its own count back when training ends or aborts."""
+    mlpcli/callbacks.py). The BLAS gets its own count back when training aborts, or from the
+    trainer once its final evaluation is done."""
 
     order = 0
 
@@ -297,11 +299,8 @@ class ThreadCount(Callback):
     def on_train_start(self, trainer) -> None:
         self.tuner = tuner_for(self.forced, self.largest_gemm)
 
-    def on_train_end(self, trainer) -> None:
-        restore()
-
     def on_abort(self, trainer, reason) -> None:
-        restore()
+        restore()  # after a normal end, the trainer restores once its final evaluation is done
 
 
 class TunedThreadCount(ThreadCount):

@@ -31,6 +31,7 @@ from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
 from .schedules import Schedule
 from .task import fit_config
+from .threads import restore as restore_threads
 
 
 @dataclass
@@ -115,10 +116,13 @@ class Trainer:
         except BaseException:
             self.callbacks.on_abort(self, "error")  # a callback raised: keep the last finished epoch
             raise
-        self.callbacks.on_train_end(self)  # early stopping restores the best weights here
-        result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
-                             self.run.dir if self.run else None, time.perf_counter() - t0)
-        result.metrics = {k: evaluate(self.model, s.X, s.y, self.data.task) for k, s in self.data.splits().items()}
+        try:  # the final evaluation at training's BLAS thread count, the BLAS's own only afterwards (README "Threads")
+            self.callbacks.on_train_end(self)  # early stopping restores the best weights here
+            result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
+                                 self.run.dir if self.run else None, time.perf_counter() - t0)
+            result.metrics = {k: evaluate(self.model, s.X, s.y, self.data.task) for k, s in self.data.splits().items()}
+        finally:
+            restore_threads()
         result.task = {"task": self.data.task.kind, "classes": self.data.classes}
         return result
 

@@ -133,7 +133,8 @@ def test_tuner_only_where_there_is_a_choice(monkeypatch):
     try:
         assert threads.tuner_for(1, 10**9) is None and threads.blas().get() == 1  # forced: set, no tuner
         threads.restore()
-        assert threads.tuner_for(None, threads.SPLIT_MNK) is None  # GEMMs OpenBLAS never splits
+        assert threads.tuner_for(None, threads.SPLIT_MNK) is None and threads.blas().get() == 1  # steps OpenBLAS never splits
+        threads.restore()
         tuner = threads.tuner_for(None, 128 * 784 * 256)
         assert (tuner is not None) == (threads.blas().initial >= 2)
     finally:
@@ -165,6 +166,22 @@ def test_at_most_caps_this_process_and_gives_the_count_back(monkeypatch):
         assert threads.tuner_for(None, 128 * 784 * 256) is None  # nothing left to tune
     assert seen.counts == {1}
     assert (control.get(), control.initial) == before
+
+
+@needs_openblas
+def test_small_steps_train_and_evaluate_on_one_thread_then_give_it_back(monkeypatch):
+    """A second thread would only split the evaluations (of the validation split each epoch, of
+    every split at the end) and then busy-wait on a core: a small network runs on one throughout."""
+    from mlpcli import trainer
+
+    monkeypatch.delenv(threads.ENV, raising=False)
+    evaluated, evaluate = [], trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda *a, **k: evaluated.append(threads.blas().get()) or evaluate(*a, **k))
+    seen = SeenCounts()
+    with threads.at_most(2):  # as on a 2-core machine, whatever this one has
+        mlpcli.train(mlpcli.load_config(None, ["training.epochs=2", "data.validation_split=0.25"]), [seen])
+        assert threads.blas().get() == threads.blas().initial
+    assert seen.counts == {1} and evaluated == [1] * (2 + 3)  # each epoch's val_, then train, val and test
 
 
 @needs_openblas

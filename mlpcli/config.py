@@ -8,153 +8,92 @@ expected, in one line: ``configs/x.yaml:7: optimizer.lr: must be > 0 (got -1)``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from . import sources, tabledata  # noqa: F401 - they register the datasets
 from .activations import ACTIVATIONS
+from .dataset import DATASETS
 from .errors import ConfigError
-from .initializers import INIT_PARAMS
+from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
-from .schedules import SCHEDULE_PARAMS
-from .sections import Located, NamedSection, Section, also, check_name, field_error, format_error
-from .table import NA_VALUES
+from .schedules import SCHEDULES
+from .sections import (
+    AbsPath,
+    Located,
+    NamedSection,
+    Section,
+    also,
+    check_name,
+    field_error,
+    format_error,
+    registry_section,
+)
 from .yamlfile import apply_overrides, read_yaml_file
 
 # the loss an output activation implies and the output a loss implies, when only one is given
 LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "squared_error": "identity"}
-
-# dataset name -> the keys it takes beyond the common ones (name, normalize, scale, validation_split)
-DATASET_KEYS = {
-    "xor": ("repeat", "noise"),
-    "regression": ("function", "n_samples", "noise", "x_scale", "test_fraction"),
-    "mnist": ("path",),
-    "npy": ("train", "test"),
-    "table": ("train", "test", "target", "features", "drop", "categorical", "missing", "na_values", "task",
-              "normalize_target", "test_fraction"),
-}
-REGRESSION_FUNCTIONS = ("quadratic", "sine", "linear")
 MAX_ERROR_LINES = 10  # a config's errors are reported together, one line each, up to this many
 
 
-class XY(Section):
-    x: str = Field(description="Path of the inputs (.npy), or of an .npz holding x and y.")
-    y: str | None = Field(None, description="Path of the targets (.npy); omitted for an .npz.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_path(cls, v):
-        return {"x": v} if isinstance(v, str) else v
-
-    @field_validator("x", "y")
-    @classmethod
-    def _absolute(cls, v):
-        return None if v is None else os.path.abspath(os.path.expanduser(v))
-
-
-class MissingConfig(Section):
-    numeric: Literal["mean", "median", "zero", "drop"] = Field(
-        "mean", description="table: a missing number becomes the training mean, median or zero, or drops its row.")
-    categorical: Literal["most_frequent", "missing_category", "drop"] = Field(
-        "most_frequent", description="table: a missing category becomes the most frequent one, a category of its own, or drops its row.")
-
-
 class DataConfig(NamedSection):
-    kind, common = "dataset", ("normalize", "scale", "validation_split")
-    name: str = Field("xor", description=f"Dataset: {', '.join(DATASET_KEYS)}.", json_schema_extra={"enum": list(DATASET_KEYS)})
+    """The keys every dataset takes; each dataset's own parameters are registered with it (data.py, tabledata.py)."""
+
+    registry = DATASETS
     normalize: Literal["none", "scale", "standard"] = Field(
         "none", description="Input normalisation, fitted on the training split: none, scale (divide by `scale`), standard (zero mean, unit variance).")
     scale: float = Field(255.0, gt=0, description="Divisor for `normalize: scale`.")
     validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training set held out for validation.")
-    repeat: int = Field(1, ge=1, description="xor: repeat the four points this many times.")
-    noise: float = Field(0.0, ge=0, description="xor/regression: std of Gaussian noise (xor: on inputs; regression: on targets).")
-    function: str = Field("quadratic", description=f"regression: {', '.join(REGRESSION_FUNCTIONS)}.",
-                          json_schema_extra={"enum": list(REGRESSION_FUNCTIONS)})
-    n_samples: int = Field(1000, ge=2, description="regression: number of samples (train + test).")
-    x_scale: float = Field(20.0, gt=0, description="regression: inputs x in [-10, 10] are divided by x_scale (the notes' lab: 20).")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="regression, table: fraction of samples held out as the test split "
-                                 "(table: stratified by class, when no test file is given).")
-    path: str = Field("data/mnist", description="mnist: directory with train_images.npy, train_labels.npy, test_images.npy, test_labels.npy.")
-    train: XY | None = Field(None, description="npy: training data {x: PATH, y: PATH} or an .npz PATH; table: the table file "
-                             "(.csv, .tsv, .csv.gz, .parquet).", json_schema_extra=also({"type": "string"}))
-    test: XY | None = Field(None, description="npy: test data, as train; table: a test table (default: test_fraction of train).",
-                            json_schema_extra=also({"type": "string"}))
-    target: str | list[str] | None = Field(None, description="table: the target column (a list: multi-output regression).")
-    features: list[str] | None = Field(None, description="table: the input columns (default: every column but the target and drop).")
-    drop: list[str] = Field([], description="table: columns that are not inputs (identifiers).")
-    categorical: Literal["auto"] | list[str] = Field(
-        "auto", description="table: one-hot encoded columns; auto: the columns that hold text.")
-    missing: MissingConfig = Field(default_factory=MissingConfig, description="table: what a missing value becomes.")
-    na_values: list[str] = Field(list(NA_VALUES), description="table: the texts that mark a missing value (an empty field always does).")
-    task: Literal["auto", "classification", "regression"] = Field(
-        "auto", description="table: auto: a text or boolean target, or an integer one with at most 50 values, is classification; "
-        "anything else regression.")
-    normalize_target: bool = Field(True, description="table regression: fit standardised targets; predictions are in original units.")
 
-    @classmethod
-    def registry(cls):
-        return DATASET_KEYS
-
-    @field_validator("function")
-    @classmethod
-    def _function(cls, v):
-        return check_name("regression function", v, REGRESSION_FUNCTIONS)
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, v):
-        return os.path.abspath(os.path.expanduser(v))
-
-    def check(self):
-        if self.name == "npy" and self.train is None:
-            raise field_error("missing", "dataset 'npy' needs data.train: {x: PATH.npy, y: PATH.npy} or an .npz path", at="train")
-        if self.name == "table":
-            for key in ("train", "test"):
-                if getattr(self, key) is not None and getattr(self, key).y is not None:
-                    raise field_error("table_file", "a table is one file: data.{key}: PATH.csv", key=key, at=key)
-            if self.train is None or self.target is None:
-                raise field_error("missing", "dataset 'table' needs data.train (a table file) and data.target (a column)",
-                                  at="train" if self.train is None else "target")
-            if "normalize" not in self.model_fields_set:
-                self.normalize = "standard"  # tables are standardised unless the config says otherwise
-            if self.test is not None and "test_fraction" in self.model_fields_set:
-                raise field_error("table_test", "give data.test or data.test_fraction, not both", at="test_fraction")
+    def source(self) -> str:
+        """What the dataset's error messages name (a dataset's parameters may name its file instead)."""
+        return f"data {self.name}"
 
 
-class InitConfig(Section):
-    name: str | None = Field("xavier", description="Initialiser: normal, xavier/glorot, he.",
-                             json_schema_extra={"enum": [*INIT_PARAMS, None]})
-    std: float | None = Field(None, gt=0, description="normal: standard deviation (default 0.01).")
-    path: str | None = Field(None, alias="from", description="Explicit starting weights (.npz with checkpoint keys W1, b1, ...).")
+class InitConfig(NamedSection):
+    """A weight initialiser by name; its parameters are registered with it (initializers.py)."""
+
+    registry = INITIALIZERS
+    path: ClassVar[None] = None  # no starting weights: they are drawn
+
+
+class InitFrom(Section):
+    """Explicit starting weights instead of an initialiser."""
+
+    name: ClassVar[None] = None
+    path: AbsPath = Field(alias="from", description="Explicit starting weights (.npz with checkpoint keys W1, b1, ...).")
 
     @model_validator(mode="before")
     @classmethod
-    def _from_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
+    def _only_from(cls, v):
+        if isinstance(v, dict) and set(v) - {"from"}:
+            raise field_error("init_from", "'from' gives the weights; it takes no initialiser name or parameters")
+        return v
 
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, v):
-        return None if v is None else os.path.abspath(os.path.expanduser(v))
 
-    @model_validator(mode="after")
-    def _check(self):
-        if self.path is not None:
-            if "name" in self.model_fields_set or self.std is not None:
-                raise field_error("init_from", "'from' gives the weights; it takes no initialiser name or std")
-            self.name = None
-            return self
-        check_name("initialiser", self.name, INIT_PARAMS)
-        self._only_keys_of(self.name, tuple(INIT_PARAMS[self.name]))
-        return self
+class OptimizerConfig(NamedSection):
+    """The keys every optimiser takes; each optimiser's own parameters are registered with it (optimizers.py)."""
 
-    def params(self) -> dict:
-        """The parameters this initialiser takes, defaults filled in."""
-        return {k: (self.std if k == "std" and self.std is not None else v) for k, v in INIT_PARAMS[self.name].items()}
+    registry = OPTIMIZERS
+    lr: float = Field(0.1, gt=0, description="Learning rate (the schedule's starting rate).")
+
+    def hyperparams(self) -> dict:
+        """The optimiser's own parameters (all but lr), as its class takes them."""
+        return self.params()
+
+
+class ScheduleConfig(NamedSection):
+    """The keys every schedule takes; each schedule's own parameters are registered with it (schedules.py)."""
+
+    registry = SCHEDULES
+    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr * (e+1)/W for the first W epochs.")
+
+
+INIT_HELP = "Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}."
 
 
 class ModelConfig(Section):
@@ -164,8 +103,7 @@ class ModelConfig(Section):
     activation: Any = Field("tanh", json_schema_extra=lambda s: s.update(_activation_schema(output=False)), description=f"Hidden activation, or a list with one per hidden layer: {', '.join(a for a in ACTIVATIONS if not ACTIVATIONS[a].output_only)}; leaky_relu as {{name: leaky_relu, alpha: 0.1}}.")
     output: Any = Field(None, json_schema_extra=lambda s: s.update(_activation_schema(output=True)), description="Output activation (default: the one the loss implies: softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for squared_error; without a loss, the task's: sigmoid for two classes, softmax for more, identity for regression).")
     bias: bool = Field(True, description="Layers with biases (false: z = W a).")
-    init: InitConfig = Field(default_factory=InitConfig, description="Weight initialiser: a name, {name: normal, std: 0.1} or {from: PATH.npz}.",
-                             json_schema_extra=also({"enum": list(INIT_PARAMS)}))
+    init: registry_section(InitConfig, INIT_HELP, {"from": InitFrom}) = Field(default_factory=dict, description=INIT_HELP)
 
     @field_validator("layers", mode="before")
     @classmethod
@@ -237,58 +175,6 @@ def _activation(v):
     return check_name("activation", v, ACTIVATIONS)
 
 
-class OptimizerConfig(NamedSection):
-    kind, common = "optimizer", ("lr",)
-    name: str = Field("sgd", description=f"Optimiser: {', '.join(OPTIMIZERS)}.", json_schema_extra={"enum": list(OPTIMIZERS)})
-    lr: float = Field(0.1, gt=0, description="Learning rate (the schedule's starting rate).")
-    momentum: float = Field(0.0, ge=0, lt=1, description="sgd, rmsprop: momentum.")
-    nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="adam: decay rates of the moment estimates.")
-    eps: float = Field(1e-8, gt=0, description="adam, rmsprop: added to the denominator.")
-    alpha: float = Field(0.99, gt=0, lt=1, description="rmsprop: smoothing constant.")
-
-    @classmethod
-    def registry(cls):
-        return {name: tuple(o.hyperparams) for name, o in OPTIMIZERS.items()}
-
-    @field_validator("betas")
-    @classmethod
-    def _betas(cls, v):
-        if not all(0 <= b < 1 for b in v):
-            raise field_error("range", "betas must both be in [0, 1) (got {v})", v=list(v))
-        return v
-
-    def check(self):
-        if self.nesterov and not self.momentum:
-            raise field_error("nesterov", "nesterov needs momentum > 0")
-
-    def hyperparams(self) -> dict:
-        return {k: getattr(self, k) for k in OPTIMIZERS[self.name].hyperparams}
-
-
-class ScheduleConfig(NamedSection):
-    kind, common = "schedule", ("warmup_epochs",)
-    name: str = Field("constant", description=f"Learning-rate schedule, per epoch: {', '.join(SCHEDULE_PARAMS)}.",
-                      json_schema_extra={"enum": list(SCHEDULE_PARAMS)})
-    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr * (e+1)/W for the first W epochs.")
-    step_size: int = Field(10, ge=1, description="step: multiply by gamma every step_size epochs.")
-    gamma: float | None = Field(None, gt=0, le=1, description="step (default 0.1), exponential (default 0.95): decay factor.")
-    min_lr: float = Field(0.0, ge=0, description="cosine, plateau: lowest rate.")
-    factor: float = Field(0.5, gt=0, lt=1, description="plateau: multiply the rate by factor ...")
-    patience: int = Field(10, ge=0, description="plateau: ... after this many epochs without improvement.")
-    min_delta: float = Field(0.0, ge=0, description="plateau: improvement smaller than this does not count.")
-    cooldown: int = Field(0, ge=0, description="plateau: epochs to wait after a reduction.")
-
-    @classmethod
-    def registry(cls):
-        return SCHEDULE_PARAMS
-
-    def params(self) -> dict:
-        """The parameters this schedule takes, defaults filled in."""
-        given = {k: getattr(self, k) for k in SCHEDULE_PARAMS[self.name]}
-        return {k: v if v is not None else SCHEDULE_PARAMS[self.name][k] for k, v in given.items()}
-
-
 MONITORS = ("val_loss", "train_loss", "val_accuracy", "train_accuracy")
 
 
@@ -328,12 +214,7 @@ class TrainingConfig(Section):
 
 
 class OutputConfig(Section):
-    dir: str | None = Field(None, description="Run directory (default runs/<config name>-<timestamp>).")
-
-    @field_validator("dir")
-    @classmethod
-    def _absolute(cls, v):
-        return None if v is None else os.path.abspath(os.path.expanduser(v))
+    dir: AbsPath | None = Field(None, description="Run directory (default runs/<config name>-<timestamp>).")
 
 
 class CheckpointConfig(Section):
@@ -345,14 +226,14 @@ class Config(Section, Located):
     """The whole configuration of a run."""
 
     seed: int = Field(0, ge=0, description="Seed of every random stream (init, shuffling, data noise); >= 0.")
-    data: DataConfig = Field(default_factory=DataConfig, json_schema_extra=also({"enum": list(DATASET_KEYS)}))
+    data: registry_section(DataConfig, "What to train on.") = Field(default_factory=dict)
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: str | None = Field(None, description=f"Loss: {', '.join(LOSSES)} (default: the one the output activation implies; without one, the task's: "
                              "binary_cross_entropy for two classes, cross_entropy for more, squared_error for regression).",
                              json_schema_extra={"enum": [*LOSSES, None]})
     l2: float = Field(0.0, ge=0, description="L2 penalty lambda: adds lambda/2 * sum ||W||^2.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, json_schema_extra=also({"enum": list(OPTIMIZERS)}))
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, json_schema_extra=also({"enum": list(SCHEDULE_PARAMS)}))
+    optimizer: registry_section(OptimizerConfig, "How each step updates the weights.") = Field(default_factory=dict)
+    schedule: registry_section(ScheduleConfig, "Learning rate per epoch.") = Field(default_factory=dict)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig, json_schema_extra=also({"type": "null"}))
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="How often a run saves last.npz and best.npz.")
@@ -406,15 +287,8 @@ class Config(Section, Located):
     def to_dict(self) -> dict:
         """The resolved config, as saved in the run directory: every key that applies, defaults filled in."""
         d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        keep = ("name", "normalize", "validation_split", *DATASET_KEYS[self.data.name])
-        d["data"] = {k: v for k, v in d["data"].items() if k in keep or (k == "scale" and self.data.normalize == "scale")}
-        if self.data.name == "table":  # a table is one file: its path, not {x: path}
-            d["data"].update({k: d["data"][k]["x"] for k in ("train", "test") if k in d["data"]})
-        init = self.model.init
-        d["model"]["init"] = {"from": init.path} if init.path else {"name": init.name, **init.params()}
-        d["optimizer"] = {"name": self.optimizer.name, "lr": self.optimizer.lr,
-                          **{k: list(v) if isinstance(v, tuple) else v for k, v in self.optimizer.hyperparams().items()}}
-        d["schedule"] = {"name": self.schedule.name, "warmup_epochs": self.schedule.warmup_epochs, **self.schedule.params()}
+        if self.data.normalize != "scale":
+            del d["data"]["scale"]
         return d
 
 

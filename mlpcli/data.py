@@ -1,4 +1,5 @@
-"""Datasets by config name, normalisation fitted on the training split, and data checks.
+"""Loading a dataset by config name (registered in sources.py, tabledata.py), normalisation
+fitted on the training split, and data checks.
 
 ``load_data(cfg)`` returns a :class:`Dataset` with ``train``, ``val`` and ``test`` splits of
 ``(X, y)``. Inputs are float arrays of the training dtype (a very large ``.npy`` stays
@@ -15,7 +16,7 @@ import os
 
 import numpy as np
 
-from .dataset import Dataset, Split  # noqa: F401 - defined in a leaf module, so tabledata.py can build one
+from .dataset import DATASETS, Dataset, Split
 from .errors import DataError
 from .memory import available_bytes, check_allocation
 from .safeio import open_regular
@@ -172,10 +173,10 @@ def _numeric(a, path):
 def load_xy(spec, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) of an ``XY`` config: two .npy files, or one .npz with arrays x and y."""
     if spec.y is None:
-        from .checkpoint import _open
+        from .npzread import open_npz
 
         path = spec.x
-        r = _open(path, DataError, "data", MAX_NPZ_RATIO)
+        r = open_npz(path, DataError, "data", MAX_NPZ_RATIO)
         try:
             if not {"x", "y"} <= set(r.infos):
                 raise DataError(f"{path}: expected an .npz with arrays 'x' and 'y' (or give {what}.y)")
@@ -184,60 +185,6 @@ def load_xy(spec, what: str) -> tuple[np.ndarray, np.ndarray]:
             r.close()
         return X, y
     return load_array(spec.x), load_array(spec.y)
-
-
-# ---------------------------------------------------------------------------- datasets
-def _xor(d, rng):
-    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
-    y = np.array([0, 1, 1, 0])
-    Xtr, ytr = np.tile(X, (d.repeat, 1)), np.tile(y, d.repeat)
-    if d.noise:
-        Xtr = Xtr + rng.normal(0.0, d.noise, size=Xtr.shape)
-    return (Xtr, ytr), (X, y)
-
-
-def _regression(d, rng):
-    n = d.n_samples
-    if d.function == "quadratic":  # the notes' lab: (x1^2, x2^2, 2 x1 x2)
-        x = rng.uniform(-10, 10, size=(n, 2)) / d.x_scale
-        y = np.stack([x[:, 0] ** 2, x[:, 1] ** 2, 2 * x[:, 0] * x[:, 1]], axis=1)
-    elif d.function == "sine":
-        x = rng.uniform(-10, 10, size=(n, 1)) / d.x_scale
-        y = np.sin(2 * np.pi * x)
-    else:  # linear: y = x . w + 0.5 with fixed weights
-        x = rng.uniform(-10, 10, size=(n, 3)) / d.x_scale
-        y = x @ np.array([[1.5], [-2.0], [0.5]]) + 0.5
-    if d.noise:
-        y = y + rng.normal(0.0, d.noise, size=y.shape)
-    n_test = max(1, int(round(n * d.test_fraction)))
-    return (x[n_test:], y[n_test:]), (x[:n_test], y[:n_test])
-
-
-def _mnist(d, rng):
-    root = d.path
-    names = ["train_images", "train_labels", "test_images", "test_labels"]
-    missing = [n for n in names if not os.path.exists(os.path.join(root, n + ".npy"))]
-    if missing:
-        raise DataError(f"{root}: no MNIST here (missing {', '.join(m + '.npy' for m in missing)}); "
-                        f"create it with: mlp data mnist --out {root}")
-    arrays = [load_array(os.path.join(root, n + ".npy")) for n in names]
-    out = []
-    for X, y, n in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
-        if X.ndim == 3 and X.shape[1:] == (28, 28):
-            X = X.reshape(len(X), 784)
-        if X.ndim != 2 or X.shape[1] != 784:
-            raise DataError(f"{root}/{n}_images.npy: shape {X.shape}; expected (N, 28, 28) or (N, 784)")
-        out.append((X, y))
-    return out[0], out[1]
-
-
-def _npy(d, rng):
-    train = load_xy(d.train, "data.train")
-    test = load_xy(d.test, "data.test") if d.test is not None else None
-    return train, test
-
-
-DATASETS = {"xor": _xor, "regression": _regression, "mnist": _mnist, "npy": _npy}
 
 
 def _check_split(X, y, name, source):
@@ -291,18 +238,16 @@ def load_data(cfg, rng=None, normalizer: dict | None = None, task: Task | None =
 
     d = cfg.data
     rng = rng if rng is not None else streams(cfg.seed)["data"]
-    if d.name == "table":  # read, split and encoded by its fitted preprocessing (tabledata.py)
-        from .tabledata import check_width, load_table
-
-        ds = load_table(cfg, rng, normalizer)
+    entry = DATASETS.entry(d.name)
+    if entry.whole:  # a dataset that splits and encodes itself (a table: tabledata.py), then checks its widths
+        ds = entry.impl(cfg, rng, normalizer)
         shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
-        check_width(ds, shaped)
         for name in ("train", "val", "test"):
             if getattr(ds, name) is not None:
                 check_fits_model(shaped, ds.task, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)
         return ds
-    source = {"mnist": d.path, "npy": getattr(d.train, "x", "")}.get(d.name, f"data {d.name}")
-    (Xtr, ytr), test = DATASETS[d.name](d, rng)
+    source = d.source()
+    (Xtr, ytr), test = entry.impl(d, rng)
     Xtr, ytr = _check_split(np.asarray(Xtr) if not isinstance(Xtr, np.memmap) else Xtr, np.asarray(ytr), "train", source)
     if test is not None:
         Xte, yte = _check_split(test[0], np.asarray(test[1]), "test", source)

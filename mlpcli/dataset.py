@@ -1,4 +1,5 @@
-"""A dataset's splits: what ``load_data`` returns (mlpcli/data.py) and every data source builds."""
+"""A dataset's splits: what ``load_data`` returns (mlpcli/data.py) and every data source builds;
+and the registry of datasets by config name (entries in sources.py and tabledata.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DataError
+from .registry import Registry
 from .task import Task, of_arrays, regression_task
 
 
@@ -54,3 +56,6 @@ class Dataset:
             raise DataError(f"{self.source}: no {name!r} split in this dataset" +
                             (" (set data.validation_split)" if name == "val" else ""))
         return s
+
+
+DATASETS = Registry("dataset", default="xor")

@@ -7,11 +7,17 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from .errors import ConfigError, unknown_name
+from .registry import Params, Registry
 
 
-def normal(rng, fan_out, fan_in, std=0.01):
+class NormalParams(Params):
+    std: float = Field(0.01, gt=0, description="standard deviation")
+
+
+def normal(rng, fan_out, fan_in, std):
     """W ~ N(0, std^2)."""
     return rng.normal(0.0, std, size=(fan_out, fan_in))
 
@@ -27,13 +33,16 @@ def he(rng, fan_out, fan_in):
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
 
 
-INITIALIZERS = {"normal": normal, "xavier": xavier, "glorot": xavier, "he": he}
-INIT_PARAMS = {"normal": {"std": 0.01}, "xavier": {}, "glorot": {}, "he": {}}
+INITIALIZERS = Registry("initialiser", default="xavier")
+INITIALIZERS.register("normal", normal, NormalParams, "W ~ N(0, std^2)")
+INITIALIZERS.register("xavier", xavier, description="Glorot & Bengio: W ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out))")
+INITIALIZERS.register("glorot", xavier, description="the same as xavier")
+INITIALIZERS.register("he", he, description="He et al.: W ~ N(0, 2 / fan_in), for ReLU")
 
 
 def init_weights(name: str, rng, layers, dtype, **params):
     """One weight matrix (out, in) per layer, drawn in float64 from ``rng`` then cast."""
     if name not in INITIALIZERS:
         raise ConfigError(unknown_name("initialiser", name, list(INITIALIZERS)))
-    fn = INITIALIZERS[name]
+    fn, params = INITIALIZERS[name], INITIALIZERS.entry(name).params(**params).model_dump()
     return [fn(rng, m, n, **params).astype(dtype) for n, m in zip(layers[:-1], layers[1:], strict=False)]

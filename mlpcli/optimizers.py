@@ -18,19 +18,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 
 from .errors import ConfigError, unknown_name
+from .registry import Params, Registry
 
 FLUSH_EVERY = 16  # steps between sweeps of the state for subnormal entries
 
 
 class Optimizer:
     name = ""
-    hyperparams: dict = {}  # config parameter -> default (lr is common to all)
+    Params = Params  # the optimiser's parameters and their defaults (lr is common to all)
     slots: tuple = ()
 
     def __init__(self, size: int, dtype, **hp):
-        for k, v in {**self.hyperparams, **hp}.items():
+        for k, v in self.Params(**hp).model_dump().items():
             setattr(self, k, v)
         self.t = 0  # steps taken
         self.state = {s: np.zeros(size, dtype) for s in self.slots}
@@ -71,7 +73,16 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
-    hyperparams = {"momentum": 0.0, "nesterov": False}
+
+    class Params(Params):
+        momentum: float = Field(0.0, ge=0, lt=1, description="momentum")
+        nesterov: bool = Field(False, description="Nesterov momentum")
+
+        @model_validator(mode="after")
+        def _nesterov(self):
+            if self.nesterov and not self.momentum:
+                raise ValueError("nesterov needs momentum > 0")
+            return self
 
     def __init__(self, size, dtype, **hp):
         self.slots = ("velocity",) if hp.get("momentum", 0.0) else ()
@@ -110,7 +121,17 @@ class Adam(Optimizer):
     """Kingma & Ba: m, v moving averages of g and g^2; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)."""
 
     name = "adam"
-    hyperparams = {"betas": (0.9, 0.999), "eps": 1e-8}
+
+    class Params(Params):
+        betas: tuple[float, float] = Field((0.9, 0.999), description="decay rates of the moment estimates")
+        eps: float = Field(1e-8, gt=0, description="added to the denominator")
+
+        @field_validator("betas")
+        @classmethod
+        def _betas(cls, v):
+            if not all(0 <= b < 1 for b in v):
+                raise ValueError(f"betas must both be in [0, 1) (got {list(v)})")
+            return v
     slots = ("exp_avg", "exp_avg_sq")
 
     def _step(self, p, g, lr):
@@ -136,7 +157,11 @@ class RMSprop(Optimizer):
     """v = alpha*v + (1-alpha)*g^2; p -= lr * g / (sqrt(v) + eps), optionally through a momentum buffer."""
 
     name = "rmsprop"
-    hyperparams = {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0}
+
+    class Params(Params):
+        alpha: float = Field(0.99, gt=0, lt=1, description="smoothing constant")
+        eps: float = Field(1e-8, gt=0, description="added to the denominator")
+        momentum: float = Field(0.0, ge=0, lt=1, description="momentum")
 
     def __init__(self, size, dtype, **hp):
         self.slots = ("square_avg", "momentum_buffer") if hp.get("momentum", 0.0) else ("square_avg",)
@@ -162,7 +187,10 @@ class RMSprop(Optimizer):
         p -= w
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
+OPTIMIZERS = Registry("optimizer", default="sgd")
+OPTIMIZERS.register("sgd", SGD, SGD.Params, "stochastic gradient descent, with optional (Nesterov) momentum")
+OPTIMIZERS.register("adam", Adam, Adam.Params, "Adam (Kingma & Ba)")
+OPTIMIZERS.register("rmsprop", RMSprop, RMSprop.Params, "RMSprop, with optional momentum")
 
 
 def get_optimizer(name: str, size: int, dtype, **hp) -> Optimizer:

@@ -11,35 +11,59 @@ from __future__ import annotations
 
 import math
 
+from pydantic import Field
+
 from .errors import ConfigError, unknown_name
 from .hooks import Callback
 from .monitor import Monitor, Patience
+from .registry import Params, Registry
 
 
 def constant(e, lr, T):
     return lr
 
 
-def step(e, lr, T, step_size=10, gamma=0.1):
+class StepParams(Params):
+    step_size: int = Field(10, ge=1, description="multiply the rate by gamma every step_size epochs")
+    gamma: float = Field(0.1, gt=0, le=1, description="decay factor")
+
+
+def step(e, lr, T, step_size, gamma):
     return lr * gamma ** (e // step_size)
 
 
-def exponential(e, lr, T, gamma=0.95):
+class ExponentialParams(Params):
+    gamma: float = Field(0.95, gt=0, le=1, description="decay factor per epoch")
+
+
+def exponential(e, lr, T, gamma):
     return lr * gamma**e
 
 
-def cosine(e, lr, T, min_lr=0.0):
+class CosineParams(Params):
+    min_lr: float = Field(0.0, ge=0, description="lowest rate, reached at the last epoch")
+
+
+def cosine(e, lr, T, min_lr):
     return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * e / max(T, 1))) / 2
 
 
-SCHEDULES = {"constant": constant, "step": step, "exponential": exponential, "cosine": cosine, "plateau": None}
-SCHEDULE_PARAMS = {
-    "constant": {},
-    "step": {"step_size": 10, "gamma": 0.1},
-    "exponential": {"gamma": 0.95},
-    "cosine": {"min_lr": 0.0},
-    "plateau": {"factor": 0.5, "patience": 10, "min_delta": 0.0, "min_lr": 0.0, "cooldown": 0},
-}
+class PlateauParams(Params):
+    factor: float = Field(0.5, gt=0, lt=1, description="multiply the rate by factor ...")
+    patience: int = Field(10, ge=0, description="... after this many epochs without improvement of the monitored metric "
+                          "(early stopping's monitor, else val_loss with a validation split, else train_loss)")
+    min_delta: float = Field(0.0, ge=0, description="improvement smaller than this does not count")
+    min_lr: float = Field(0.0, ge=0, description="lowest rate")
+    cooldown: int = Field(0, ge=0, description="epochs to wait after a reduction")
+
+
+SCHEDULES = Registry("schedule", default="constant")
+SCHEDULES.register("constant", constant, description="the same rate every epoch")
+SCHEDULES.register("step", step, StepParams, "multiply the rate by gamma every step_size epochs")
+SCHEDULES.register("exponential", exponential, ExponentialParams, "multiply the rate by gamma every epoch")
+SCHEDULES.register("cosine", cosine, CosineParams, "cosine from lr down to min_lr over the configured epochs")
+# plateau has no closed form: its PlateauSchedule callback lowers the rate (torch's ReduceLROnPlateau)
+SCHEDULES.register("plateau", None, PlateauParams, "multiply the rate by factor when the monitored metric stops improving")
 
 
 class Schedule:
@@ -53,7 +77,7 @@ class Schedule:
         if name not in SCHEDULES:
             raise ConfigError(unknown_name("schedule", name, list(SCHEDULES)))
         self.name, self.base_lr, self.epochs, self.warmup = name, float(lr), int(epochs), int(warmup_epochs)
-        self.params = {**SCHEDULE_PARAMS[name], **params}
+        self.params = SCHEDULES.entry(name).params(**params).model_dump()  # defaults: the entry's parameter model
         self.epoch = 0  # the epoch about to run
         self.plateau_lr, self.plateau = self.base_lr, None
         if name == "plateau":
@@ -87,7 +111,7 @@ class PlateauSchedule(Callback):
 
     order, key = 0, "plateau"
 
-    def __init__(self, monitor: Monitor, schedule, factor=0.5, patience=10, min_delta=0.0, min_lr=0.0, cooldown=0):
+    def __init__(self, monitor: Monitor, schedule, *, factor, patience, min_delta, min_lr, cooldown):  # PlateauParams
         self.monitor, self.schedule, self.patience = monitor, schedule, Patience(monitor, patience, min_delta)
         self.factor, self.min_lr, self.cooldown, self.cooldown_counter = factor, min_lr, int(cooldown), 0
 

@@ -1,18 +1,28 @@
 """How a config section validates, and how its errors read.
 
-A ``Section`` refuses unknown keys with the closest valid one; a ``NamedSection`` is chosen
-by ``name`` from a registry and takes only that entry's parameters. ``format_error`` turns a
+A ``Section`` refuses unknown keys with the closest valid one; a registry's section
+(``registry_section``) is chosen by ``name`` and takes only that entry's parameters. ``format_error`` turns a
 pydantic error into the one line users see: ``configs/x.yaml:7: optimizer.lr: must be > 0``.
 The sections themselves, the config's keys, are in ``config.py``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import typing
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import unknown_name
@@ -117,6 +127,10 @@ class UnknownKey:
         self.key, self.valid = str(key), valid
 
 
+# a path in a config: relative paths resolve against the current directory and are stored absolute
+AbsPath = Annotated[str, AfterValidator(lambda v: os.path.abspath(os.path.expanduser(v)))]
+
+
 def also(*alternatives):
     """json_schema_extra that lets a property also be one of ``alternatives`` (the string shorthands)."""
 
@@ -172,35 +186,78 @@ def _lists_as_tuples(cls, data: dict) -> dict:
 
 
 class NamedSection(Section):
-    """A section chosen by ``name`` from a registry (``optimizer: adam`` is ``{name: adam}``);
-    it accepts only the parameters that entry takes, plus the section's ``common`` keys."""
+    """The keys common to every entry of a registry's section (``lr`` for optimisers); the model
+    of one entry adds that entry's parameters and ``name`` (see ``registry_section``)."""
 
-    kind: ClassVar[str] = ""
-    common: ClassVar[tuple] = ()
+    registry: ClassVar = None
+    name: str  # one entry's model fixes it to the entry's name
 
-    @classmethod
-    def registry(cls) -> dict:
-        """name -> the parameter names that entry takes."""
-        raise NotImplementedError
+    def params(self) -> dict:
+        """The chosen entry's own parameters and their values."""
+        return {k: getattr(self, k) for k in self.registry.entry(self.name).params.model_fields}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
 
-    @field_validator("name", check_fields=False)
-    @classmethod
-    def _name(cls, v):
-        return check_name(cls.kind, v, cls.registry())
+def registry_section(base: type[NamedSection], description: str = "", instead: dict | None = None):
+    """The config type of a registry's section: a union of one model per entry (``base``'s common
+    keys, the entry's parameters, ``name`` fixed to the entry), told apart by ``name``.
 
-    @model_validator(mode="after")
-    def _keys_fit_name(self):
-        self._only_keys_of(self.name, tuple(self.registry()[self.name]), self.common)
-        self.check()
-        return self
+    The shorthand ``optimizer: adam`` is ``{name: adam}``; an omitted name is the registry's default.
+    An unknown name suggests the closest one, and a parameter of another entry is refused by name
+    (``'betas' is not a parameter of 'sgd'``). The models are built from the registry when used,
+    so an entry registered later is validated, and listed by the schema, like the built-in ones.
+    ``instead`` maps a key to a section that replaces the registry's when that key is given
+    (``init: {from: PATH}``).
+    """
+    instead = instead or {}
+    registry, built = base.registry, {}
 
-    def check(self) -> None:
-        """Further checks of one section, after its keys fit its name."""
+    def variant(name: str) -> type[Section]:
+        key = (name, registry.version)
+        if key not in built:
+            entry = registry.entry(name)
+            default = name if name == registry.default else ...
+            built[key] = create_model(
+                f"{base.__name__}_{name}", __base__=(entry.params, base), __module__=base.__module__,
+                name=(Literal[name], Field(default, description=entry.description or f"{registry.kind} {name}")))
+        return built[key]
+
+    def validate(v):
+        if isinstance(v, (base, *instead.values())):  # a default, or a section validated already
+            return v
+        if v is None:  # a section written with no keys takes every default
+            v = {}
+        if isinstance(v, str):
+            v = {"name": v}
+        if not isinstance(v, dict):
+            raise field_error("not_a_mapping", "expected a name or a mapping of keys (got {got!r})", got=v)
+        for key, section in instead.items():
+            if key in v:
+                return section.model_validate(v)
+        name = v.get("name", registry.default)
+        if not isinstance(name, str) or name not in registry:
+            hint = suggestion(name, list(registry)) if isinstance(name, str) else None
+            raise field_error("unknown_name", "{text}", text=unknown_name(registry.kind, name, list(registry),
+                                                                          hint=f"; did you mean {hint!r}?" if hint else ""),
+                              **({"at": "name"} if "name" in v else {}))
+        own = registry.entry(name).defaults()
+        foreign = {k for e in registry.entries() for k in e.defaults()} - set(own)
+        for key in v:
+            if key in foreign:
+                raise field_error("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",
+                                  key=str(key), name=name, valid=", ".join(own) or "none", at=str(key))
+        return variant(name).model_validate({**v, "name": name})
+
+    class Schema:
+        """The JSON Schema of the union, generated from the registry's entries at the time."""
+
+        @staticmethod
+        def __get_pydantic_json_schema__(core_schema, handler):
+            names = list(registry)
+            options = [handler(m.__pydantic_core_schema__) for m in [*map(variant, names), *instead.values()]]
+            return {"anyOf": [*options, {"enum": names}, {"type": "null"}], "description": description,
+                    "default": registry.default}
+
+    return Annotated[Any, PlainValidator(validate), Schema()]
 
 
 def format_error(err: dict, source: str, node, overridden) -> str:

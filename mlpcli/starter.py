@@ -45,29 +45,45 @@ def _section_class(annotation):
     return None
 
 
-def _render(cls, data: dict, defaults: dict, indent: int, lines: list) -> None:
-    pad = " " * indent
-    by_key = {(f.alias or n): f for n, f in cls.model_fields.items()}
+def _render(section, data: dict, defaults: dict, indent: int, lines: list) -> None:
+    """``data`` (a resolved config, or one of its sections) as YAML, each key under its description;
+    ``section`` is the validated model it came from (or its class), whose fields give the descriptions."""
+    pad, cls = " " * indent, section if isinstance(section, type) else type(section)
+    by_key = {(f.alias or n): (n, f) for n, f in cls.model_fields.items()}
+    registry = getattr(cls, "registry", None)
+    if registry is not None:  # a registry's section: every entry, with its parameters' defaults
+        lines.append(f"{pad}# {registry.kind}: {choices(registry)}")
     for key, val in data.items():
-        field = by_key[key]
-        desc = SECTIONS.get(key) if cls is Config and key in SECTIONS and SECTIONS[key] else field.description
-        sub = _section_class(field.annotation)
+        name, field = by_key[key]
+        desc = SECTIONS.get(key) if cls is Config and SECTIONS.get(key) else field.description
+        value = None if isinstance(section, type) else getattr(section, name, None)
+        sub = value if isinstance(value, BaseModel) else _section_class(field.annotation)
         if desc:
             lines.append(f"{pad}# {desc}")
         default = defaults.get(key)
         if sub is not None and isinstance(val, dict) and (isinstance(default, dict) or key not in defaults):
-            own = _own_defaults(sub) if key not in defaults and field.default is None else None  # off unless given
-            lines.append(f"{pad}{key}:" + ("  # default: off" if own is not None else ""))
+            own = _own_defaults(_section_class(field.annotation)) if key not in defaults and field.default is None else None
+            lines.append(f"{pad}{key}:" + ("  # default: off" if own is not None else ""))  # off unless given
             _render(sub, val, own if own is not None else default or {}, indent + 2, lines)
         else:
             # a value other than the default says so; keys without one (loss, model.output) follow from others
             note = f"  # default: {_flow(default)}" if key in defaults and field.default is not None and default != val else ""
             lines.append(f"{pad}{key}: {_flow(val)}{note}")
-    for key, field in by_key.items():  # optional keys left unset (off by default): shown commented out
-        if key not in data and field.default is None and key not in ("output", "from", "std", "y", "test", "train", "gamma"):
+    for key, (_, field) in by_key.items():  # optional keys left unset (off by default): shown commented out
+        if key not in data and key in EXAMPLES:
+            example, default = EXAMPLES[key]()
             lines.append(f"{pad}# {field.description}")
-            example, default = _example(key)
             lines.append(f"{pad}# {key}: {_flow(example)}  # default: {default}")
+
+
+def choices(registry) -> str:
+    """Every entry of a registry with its parameters' defaults: ``sgd (momentum: 0.0, ...); adam (...)``."""
+    out = []
+    for e in registry.entries():
+        params = ", ".join(k if v is None else f"{k}: {_flow(list(v) if isinstance(v, tuple) else v)}"
+                           for k, v in e.written_defaults().items())
+        out.append(f"{e.name} ({params})" if params else e.name)
+    return "; ".join(out)
 
 
 def _own_defaults(cls) -> dict | None:
@@ -78,12 +94,15 @@ def _own_defaults(cls) -> dict | None:
         return None
 
 
-def _example(key: str) -> tuple:
-    """(a value, what applies without it) for an optional key (early stopping as its defaults spell it)."""
+def _early_stopping() -> tuple:
     from .config import EarlyStoppingConfig
 
-    return {"early_stopping": (EarlyStoppingConfig().model_dump(), "off"), "grad_tol": (1e-4, "off"),
-            "dir": ("runs/my-run", "runs/<config name>-<timestamp>"), "every_epochs": (1, "off")}.get(key, (None, "off"))
+    return EarlyStoppingConfig().model_dump(), "off"
+
+
+# optional keys that are off unless given: (an example value, what applies without it)
+EXAMPLES = {"early_stopping": _early_stopping, "grad_tol": lambda: (1e-4, "off"),
+            "dir": lambda: ("runs/my-run", "runs/<config name>-<timestamp>"), "every_epochs": lambda: (1, "off")}
 
 
 def _flow(val) -> str:
@@ -103,36 +122,27 @@ def starter_config(dataset: str = "xor", target: str | None = None) -> str:
     if dataset not in PRESETS:
         raise ConfigError(f"--data {dataset!r}: choose one of {', '.join(PRESETS)}, or give a table file ({', '.join(SUFFIXES)})")
     preset = PRESETS[dataset]
-    cfg = validate({**preset, "data": {**preset["data"]}}, f"starter {dataset}") if dataset != "npy" else None
-    d = cfg.to_dict() if cfg is not None else _npy_dict(preset)
+    cfg = validate(preset, f"starter {dataset}")
+    d = cfg.to_dict()
+    d["data"].update(preset["data"])  # paths as the user would write them, relative to where training runs
     lines = [f"# mlpcli config: {dataset} starter (mlp init). Train with: mlp train <this file>",
              *HEADER, ""]
-    _render(Config, d, defaults_like(d), 0, lines)
+    _render(cfg, d, defaults_like(d), 0, lines)
     return "\n".join(lines) + "\n"
 
 
 def defaults_like(d: dict) -> dict:
     """The resolved defaults for a config with the same dataset, optimiser and schedule as ``d``
     (so that e.g. adam's ``betas`` have a default); the names themselves get the overall defaults."""
+    from .dataset import DATASETS
+
     base = validate({}, "defaults").to_dict()
     ref = validate({s: {"name": d[s]["name"]} for s in ("optimizer", "schedule")}, "defaults").to_dict()
-    name = d["data"]["name"]
-    try:
-        ref["data"] = validate({"data": {"name": name}}, "defaults").to_dict()["data"]
-    except ConfigError:  # npy, table: they validate only with their files; their keys' defaults go unmarked
-        ref["data"] = {"name": name}
+    own = DATASETS.entry(d["data"]["name"]).defaults()  # written once, in the dataset's parameter model
+    ref["data"] = {**base["data"], **{k: list(v) if isinstance(v, tuple) else v for k, v in own.items()}}
     for s in ("data", "optimizer", "schedule"):
         ref[s]["name"] = base[s]["name"]
     return ref
-
-
-def _npy_dict(preset):
-    """The npy preset cannot be validated here (its files do not exist yet): fill defaults around it."""
-    data = preset["data"]
-    d = validate({**preset, "data": {"name": "xor", "validation_split": data["validation_split"]}}, "starter npy").to_dict()
-    d["data"] = {"name": "npy", "normalize": data.get("normalize", "none"), "validation_split": data["validation_split"],
-                 **{k: data[k] for k in ("train", "test") if k in data}}
-    return d
 
 
 ROW_NUMBER_NAME = r"(?i)unnamed: \d+|index|row(_?(id|num|number))?|(.*[\s_-])?id"
@@ -155,10 +165,9 @@ def _numbers_the_rows(name: str, col, n_rows: int) -> bool:
 def table_starter(path: str, target: str | None) -> str:
     """A starter for the user's own table: its columns listed, the categorical ones detected, the
     task decided, and the network's ends sized by the encoded data."""
-    from .rng import streams
+    from .data import load_data
     from .table import read_table
-    from .tabledata import load_table
-    from .task import of_column
+    from .task import fit_config
 
     table = read_table(path)
     if target is None:
@@ -172,25 +181,20 @@ def table_starter(path: str, target: str | None) -> str:
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
             "drop": ids, "categorical": categorical, "test_fraction": 0.2,
             "validation_split": 0.1 if table.n_rows >= 100 else 0.0}  # a handful of rows has none to spare
-    task = of_column(table.column(target), "auto", path)
-    classes = list(task.classes) if task.classification else None
-    if classes is None:
-        out, loss, k = "identity", "squared_error", 1
-    elif len(classes) == 2:
-        out, loss, k = "sigmoid", "binary_cross_entropy", 1
-    else:
-        out, loss, k = "softmax", "cross_entropy", len(classes)
-    probe = validate({"data": data, "model": {"layers": [1, k]}, "loss": loss}, f"starter {path}")
-    width = load_table(probe, streams(probe.seed)["data"]).train.X.shape[1]  # as training will encode it
-    preset = {"data": data, "model": {"layers": [width, 32, k], "activation": "relu", "output": out, "init": "he"},
-              "loss": loss, "optimizer": {"name": "adam", "lr": 0.001},
+    preset = {"data": data, "model": {"layers": ["auto", 32, "auto"], "activation": "relu", "init": "he"},
+              "optimizer": {"name": "adam", "lr": 0.001},
               "training": {"epochs": 100, "batch_size": 32,
                            **({"early_stopping": {"patience": 10}} if data["validation_split"] else {})}}
-    d = validate(preset, f"starter {path}").to_dict()
-    what = f"{len(classes)} classes ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})" if classes else "regression"
-    lines = [f"# mlpcli config for {path}, predicting {target!r}: {what}. Train with: mlp train <this file>",
-             f"# model.layers: {width} inputs (numeric columns, one per category of {', '.join(categorical) or 'no column'}), "
-             f"32 hidden, {k} output{'s' if k > 1 else ''}.",
+    cfg = validate(preset, f"starter {path}")
+    ds = load_data(cfg)  # the task decided and the inputs encoded as training will
+    shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
+    width, k = shaped.model.layers[0], shaped.model.layers[-1]
+    d = cfg.to_dict()
+    d["data"]["train"] = path  # as the user gave it, relative to where training runs
+    lines = [f"# mlpcli config for {path}, predicting {target!r}: {ds.task.describe()}. Train with: mlp train <this file>",
+             f"# model.layers [auto, 32, auto] is {shaped.model.layers} for this table: {width} inputs (numeric columns, "
+             f"one per category of {', '.join(categorical) or 'no column'}), {k} output{'s' if k > 1 else ''}; "
+             f"loss and output follow the task: {shaped.model.output} + {shaped.loss}.",
              *HEADER, ""]
-    _render(Config, d, defaults_like(d), 0, lines)
+    _render(cfg, d, defaults_like(d), 0, lines)
     return "\n".join(lines) + "\n"

@@ -8,12 +8,63 @@ Rows without a target value are dropped, with a count on stderr (README, "Tables
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from .dataset import DATASETS, Dataset, Split
 from .errors import DataError
 from .preprocess import TablePreprocessor, warn
-from .table import Table, read_table
-from .task import Task, classes_task, of_column
+from .registry import Params
+from .sections import AbsPath, Section, field_error
+from .table import NA_VALUES, Table, read_table
+from .task import Task, classes_task, fit_config, of_column
+
+
+class MissingConfig(Section):
+    numeric: Literal["mean", "median", "zero", "drop"] = Field(
+        "mean", description="a missing number becomes the training mean, median or zero, or drops its row")
+    categorical: Literal["most_frequent", "missing_category", "drop"] = Field(
+        "most_frequent", description="a missing category becomes the most frequent one, a category of its own, or drops its row")
+
+
+class TableParams(Params):
+    train: AbsPath | None = Field(None, description="the table file (.csv, .tsv, .csv.gz, .parquet)")
+    test: AbsPath | None = Field(None, description="a test table (default: test_fraction of train)")
+    target: str | list[str] | None = Field(None, description="the target column (a list: multi-output regression)")
+    features: list[str] | None = Field(None, description="the input columns (default: every column but the target and drop)")
+    drop: list[str] = Field([], description="columns that are not inputs (identifiers)")
+    categorical: Literal["auto"] | list[str] = Field("auto", description="one-hot encoded columns; auto: the columns that hold text")
+    missing: MissingConfig = Field(default_factory=MissingConfig, description="what a missing value becomes")
+    na_values: list[str] = Field(list(NA_VALUES), description="the texts that mark a missing value (an empty field always does)")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: a text or boolean target, or an integer one with at most 50 values, is classification; "
+        "anything else regression")
+    normalize_target: bool = Field(True, description="regression: fit standardised targets; predictions are in original units")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of the rows held out as the test split "
+                                 "(stratified by class), when no test file is given")
+
+    @field_validator("train", "test", mode="before")
+    @classmethod
+    def _one_file(cls, v, info):
+        if isinstance(v, dict):
+            raise field_error("table_file", "a table is one file: data.{key}: PATH.csv", key=info.field_name)
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.train is None or self.target is None:
+            raise field_error("missing", "dataset 'table' needs data.train (a table file) and data.target (a column)",
+                              at="train" if self.train is None else "target")
+        if "normalize" not in self.model_fields_set:
+            self.normalize = "standard"  # tables are standardised unless the config says otherwise
+        if self.test is not None and "test_fraction" in self.model_fields_set:
+            raise field_error("table_test", "give data.test or data.test_fraction, not both", at="test_fraction")
+        return self
+
+    def source(self) -> str:
+        return self.train
 
 
 def targets_of(d) -> list[str]:
@@ -84,12 +135,10 @@ def class_labels(table: Table, target: list[str], task: str):
 
 def load_table(cfg, rng, fitted: dict | None = None):
     """The Dataset of a ``table`` config; ``fitted``: a checkpoint's preprocessing, re-applied."""
-    from .dataset import Dataset, Split
-
     d = cfg.data
     target = targets_of(d)
     pre = TablePreprocessor.from_dict(fitted) if fitted is not None else None
-    path = d.train.x
+    path = d.train
     train = without_missing_target(read_for(d, path, pre), target)
     for name in target:
         train.column(name)
@@ -105,7 +154,7 @@ def load_table(cfg, rng, fitted: dict | None = None):
     labels = class_labels(train, target, task)
     test = None
     if d.test is not None:
-        test = without_missing_target(read_for(d, d.test.x, pre), target)
+        test = without_missing_target(read_for(d, d.test, pre), target)
     else:
         held, keep = split_rows(train.n_rows, d.test_fraction, labels, rng, "data.test_fraction", path)
         test, train = train.rows(held), train.rows(keep)
@@ -163,3 +212,13 @@ def _check_loss(cfg, task: Task, path: str) -> None:
     if task == "classification" and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] not in (len(classes), "auto"):
         raise DataError(f"{path}: target {cfg.data.target!r} has {len(classes)} classes; set loss: cross_entropy with "
                         f"model.layers ending in {len(classes)}")
+
+
+def load_checked(cfg, rng, fitted: dict | None = None):
+    """The table's Dataset, its encoded width checked against the model's first layer."""
+    ds = load_table(cfg, rng, fitted)
+    check_width(ds, fit_config(cfg, ds.task, ds.train.X.shape[1]))
+    return ds
+
+
+DATASETS.register("table", load_checked, TableParams, "your table: CSV, TSV, .csv.gz or Parquet, one row per sample", whole=True)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from mlpcli.cli import app
 from mlpcli.config import load_config
 from mlpcli.data import load_data
+from mlpcli.task import fit_config
 
 from .conftest import ROOT, write_yaml
 
@@ -202,10 +203,12 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     assert r.exit_code == 0, r.stderr
     text = dest.read_text()
     assert "features: [income, plan, age]" in text and "drop: [id]" in text and "categorical: [plan]" in text
-    assert "2 classes (no, yes)" in text
+    assert "classification, 2 classes: no, yes" in text and "layers: [auto, 32, auto]" in text
     cfg = load_config(dest)
-    assert cfg.loss == "binary_cross_entropy" and cfg.model.layers[-1] == 1
-    assert load_data(cfg).train.X.shape[1] == cfg.model.layers[0]  # the widths fit what training encodes
+    ds = load_data(cfg)  # the widths and the head follow what training encodes: 2 numeric + 3 plans in, 1 sigmoid out
+    shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
+    assert shaped.model.layers == [5, 32, 1] and (shaped.loss, shaped.model.output) == ("binary_cross_entropy", "sigmoid")
+    assert "is [5, 32, 1] for this table: 5 inputs" in text and "sigmoid + binary_cross_entropy" in text
     r = mlp("init", tmp_path / "d.yaml", "--data", customers)
     assert r.exit_code == 2 and "--target" in r.stderr and "income" in r.stderr
     rows = customers.read_text().splitlines()  # a row number (an exported index), then the same without an id

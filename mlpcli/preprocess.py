@@ -26,6 +26,7 @@ from .table import Column, Table
 from .task import number_name
 
 MISSING_CATEGORY = "(missing)"
+CHUNK_ROWS = 8192  # rows of the design matrix filled together (a few hundred KiB)
 
 
 def warn(message: str) -> None:
@@ -118,11 +119,12 @@ class TablePreprocessor:
         return bad
 
     def transform(self, table: Table, dtype=np.float32) -> np.ndarray:
-        """The design matrix (n_rows, width): numeric columns imputed and scaled, categorical ones one-hot."""
+        """The design matrix (n_rows, width): numeric columns imputed and scaled, categorical ones one-hot.
+
+        Written in chunks of rows that stay in the cache while every column fills its cells."""
         self.check_columns(table)
         X = np.zeros((table.n_rows, self.width), dtype)
-        dtype = X.dtype.type
-        j, unseen = 0, {}
+        dtype, steps, unseen, j = X.dtype.type, [], {}, 0
         for c in self.spec["columns"]:
             col = table.columns[c["name"]]
             if c["type"] == "numeric":
@@ -130,21 +132,28 @@ class TablePreprocessor:
                     row = int(np.flatnonzero(~col.missing)[0])
                     raise DataError(f"{table.path}:{table.line(row)}: column {c['name']!r}: "
                                     f"{col.categories[col.values[row]]!r} is not a number, but the model was trained on numbers")
-                v = col.values.astype(dtype)  # contiguous: each step one pass, then one strided write
-                if c["fill"] is not None:
-                    v[np.isnan(v)] = c["fill"]
-                v -= dtype(c["shift"])
-                v *= dtype(1.0 / c["scale"])
-                X[:, j] = v
+                steps.append((j, col.values, c["fill"], dtype(c["shift"]), dtype(1.0 / c["scale"])))
                 j += 1
             else:
-                cats = c["categories"]
-                codes, n_unseen = _codes_for(col, cats, c["fill"])
+                codes, n_unseen = _codes_for(col, c["categories"], c["fill"])
                 if n_unseen:
                     unseen[c["name"]] = n_unseen
-                rows = np.flatnonzero(codes >= 0)
-                X.reshape(-1)[rows * X.shape[1] + (j + codes[rows])] = 1
-                j += len(cats)
+                steps.append((j, codes, None, None, None))
+                j += len(c["categories"])
+        for r in range(0, table.n_rows, CHUNK_ROWS):
+            Xc = X[r : r + CHUNK_ROWS]
+            for j, values, fill, shift, inv_scale in steps:
+                part = values[r : r + CHUNK_ROWS]
+                if shift is None:  # one-hot: a 1 in the category's column (none for unseen or dropped)
+                    rows = np.flatnonzero(part >= 0)
+                    Xc.reshape(-1)[rows * X.shape[1] + (j + part[rows])] = 1
+                    continue
+                v = part.astype(dtype)
+                if fill is not None:
+                    v[np.isnan(v)] = fill
+                v -= shift
+                v *= inv_scale
+                Xc[:, j] = v
         if unseen:
             warn(f"{table.path}: values not seen in training encode as all zeros: "
                  + ", ".join(f"{n} in {k!r}" for k, n in unseen.items()))

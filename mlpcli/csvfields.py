@@ -156,12 +156,17 @@ def _plain_floats(words: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     digits = u8 - np.uint8(48)
     is_digit = digits < 10
     digits *= is_digit.view(np.uint8)
-    dots, minus = (u8 == 46).view(U64), (u8 == 45)
-    signs = (minus | (u8 == 43)).view(U64)
-    first = _FIRST[k][np.minimum(lengths, 8 * k)]  # (n, k): 0x01 at each field's first byte
+    is_dot, is_minus = u8 == 46, u8 == 45
+    is_sign = is_minus | (u8 == 43)
+    dots, signs, minus = is_dot.view(U64), is_sign.view(U64), is_minus.view(U64)
+    misplaced, negative = np.zeros(n, U64), np.zeros(n, U64)  # a sign after a field's first byte; a leading '-'
+    for m in range(k):
+        first = np.uint64(1) << (np.int64(8 * (8 * (k - m))) - 8 * lengths).view(U64)  # 0x01 at the field's first byte
+        misplaced |= signs[:, m] & ~first
+        negative |= minus[:, m] & first
     n_digits, n_dots = _count(is_digit.view(U64)), _count(dots)
-    n_signs, signed = _count(signs), _count(signs & first)
-    plain = (n_digits + n_dots + n_signs == lengths) & (n_signs == signed) & (n_dots <= 1) & (n_digits >= 1) & (n_digits <= 15)
+    plain = (_count((is_digit | is_dot | is_sign).view(U64)) == lengths) & (misplaced == 0) & (n_dots <= 1)
+    plain &= (n_digits >= 1) & (n_digits <= 15)
     # drop the dot: the digits before it move up one byte, over it (a carry crosses words); count those after it
     digits, one = digits.view(U64), np.uint64(1)
     mant, frac, carry, seen = np.zeros(n, U64), np.zeros(n, U64), np.zeros(n, U64), np.zeros(n, U64)
@@ -178,7 +183,7 @@ def _plain_floats(words: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     dotted = plain & (n_dots > 0)
     frac -= np.minimum(frac, one)
     vals = mant.view(np.int64) / POW10[np.minimum(frac, np.uint64(16)).view(np.int64)]
-    np.negative(vals, out=vals, where=_count(minus.view(U64) & first) != 0)
+    np.negative(vals, out=vals, where=negative != 0)
     return vals, plain, dotted
 
 
@@ -199,7 +204,3 @@ def _swar(x: np.ndarray) -> np.ndarray:
     x = x * np.uint64(10000) + (x >> np.uint64(32))
     x &= np.uint64(0xFFFFFFFF)
     return x
-
-
-_FIRST = {k: np.array([[0] * k] + [[(1 << 8 * ((8 * k - L) % 8)) if (8 * k - L) // 8 == m else 0 for m in range(k)]
-                                   for L in range(1, 8 * k + 1)], U64) for k in (1, 2)}

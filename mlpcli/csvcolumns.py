@@ -32,13 +32,17 @@ class ColumnParser:
         self.na = [str(v).encode() for v in na_values]
         self.text = set(text or ())
         self.kind: dict[str, str] = {}
-        self.parts: dict[str, list] = {n: [] for n in names if n in wanted}
-        self.integer = {n: True for n in self.parts}
-        self.vocab: dict[str, dict] = {n: {} for n in self.parts}
+        self.n_rows = 0  # set by ``reserve``: the table's rows, so each column is allocated once
+        self.out: dict[str, np.ndarray | None] = {n: None for n in names if n in wanted}
+        self.integer = {n: True for n in self.out}
+        self.vocab: dict[str, dict] = {n: {} for n in self.out}
+
+    def reserve(self, n_rows: int) -> None:
+        self.n_rows = n_rows
 
     def add_block(self, cols: dict[str, Fields], row0: int, lines) -> None:
         """One block of rows (the first is data row ``row0``; ``lines``: each row's file line, or None for row + 2)."""
-        self.merge(self.convert(cols, row0, lines))
+        self.merge(self.convert(cols, row0, lines), row0)
 
     def convert(self, cols: dict[str, Fields], row0: int, lines) -> dict:
         """A block's columns converted (the heavy part; blocks after the first may run in threads):
@@ -57,20 +61,24 @@ class ColumnParser:
             raise DataError(worst.message)
         return out
 
-    def merge(self, converted: dict) -> None:
-        """A converted block joins the columns (in file order: category codes are numbered as first seen)."""
+    def merge(self, converted: dict, row0: int) -> None:
+        """A converted block (its first row data row ``row0``) joins the columns, which blocks fill in place
+        (category codes numbered as first seen in file order)."""
         for name, part in converted.items():
-            if self.kind[name] == "numeric":
+            numeric = self.kind[name] == "numeric"
+            if self.out[name] is None:
+                self.out[name] = np.empty(self.n_rows, np.float64 if numeric else np.int32)
+            if numeric:
                 vals, integer = part
                 self.integer[name] &= integer
-                self.parts[name].append(vals)
+                self.out[name][row0 : row0 + len(vals)] = vals
                 continue
             values, inverse, missing = part
             vocab = self.vocab[name]
             ids = np.array([vocab.setdefault(v, len(vocab)) for v in values], np.int32)
-            codes = ids[inverse]
+            codes = self.out[name][row0 : row0 + len(inverse)]
+            np.take(ids, inverse, out=codes)
             codes[missing] = -1
-            self.parts[name].append(codes)
 
     def _decide(self, name, fields: Fields, missing, at) -> str:
         kind = "text"
@@ -116,18 +124,13 @@ class ColumnParser:
         return values, inverse.reshape(-1), missing
 
     def table(self, lines) -> Table:
-        cols, n = {}, None
-        for name in self.parts:
-            values = np.concatenate(self.parts[name])
-            self.parts[name] = None  # one column's blocks at a time in memory twice
-            n = len(values)
+        cols = {}
+        for name, values in self.out.items():
             if self.kind[name] == "numeric":
                 cols[name] = Column(name, values, None, self.integer[name])
             else:
                 cols[name] = _sorted_text(name, values, self.vocab[name], {v.decode() for v in self.na})
-        if n is None:
-            n = 0 if lines is None else len(lines)
-        return Table(self.path, cols, n, lines)
+        return Table(self.path, cols, self.n_rows, lines)
 
 
 class _Bad(Exception):

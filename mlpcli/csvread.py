@@ -63,6 +63,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     wanted = set(names) if usecols is None else set(usecols)
     parser = ColumnParser(path, names, wanted, na_values, text)
     if quoted:
+        parser.reserve(len(lines))
         parser.add_block({n: Fields.of([s.encode() for s in col]) for n, col in zip(names, split, strict=True)
                           if n in wanted}, 0, lines)
     else:
@@ -118,15 +119,16 @@ def _fast_blocks(data: bytearray, end: int, start: int, names: list[str], delim:
         s, e, r = block
         return parser.convert(_split_block(buf, s, e, r, names, want, delim, parser.path), r, None)
 
-    parser.merge(convert(blocks[0]))
+    parser.reserve(row0)
+    parser.merge(convert(blocks[0]), blocks[0][2])
     threads = min(MAX_THREADS, cores(), len(blocks) - 1)
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
-            for converted in pool.map(convert, blocks[1:]):
-                parser.merge(converted)
+            for block, converted in zip(blocks[1:], pool.map(convert, blocks[1:]), strict=True):
+                parser.merge(converted, block[2])
     else:
         for block in blocks[1:]:
-            parser.merge(convert(block))
+            parser.merge(convert(block), block[2])
 
 
 def _split_block(buf, start, stop, row0, names, want, delim, path) -> dict[str, Fields]:

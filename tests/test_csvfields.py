@@ -1,0 +1,33 @@
+"""Fields as right-aligned 64-bit words: equality, keys, the strings back, and floats exactly as NumPy casts them."""
+
+import numpy as np
+
+from mlpcli.csvfields import Fields
+
+VALUES = [b"", b"a", b"abcdefgh", b"abcdefghi", b"x" * 70, b"\xc3\xa9t\xc3\xa9", b"NA", b"-12.50", b"a"]
+
+
+def test_words_hold_the_fields_and_equal_fields_have_equal_keys():
+    f = Fields.of(VALUES)
+    assert f.words.shape == (len(VALUES), 9) and f.strings().tolist() == VALUES
+    assert [f.value(i) for i in range(len(VALUES))] == VALUES
+    assert f.equal(b"a").tolist() == [v == b"a" for v in VALUES] and f.equal(b"").tolist() == [v == b"" for v in VALUES]
+    assert f.equal_any([b"NA", b""]).tolist() == [v in (b"NA", b"") for v in VALUES]
+    keys = f.keys()
+    assert keys[1] == keys[-1] and len(set(keys.tolist())) == len(set(VALUES))
+    assert Fields.of([b"a"]).keys()[0] == keys[1]  # a short value's key does not depend on the block's widest field
+
+
+def test_floats_parse_as_numpy_and_flag_integers():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3000) * 10.0 ** rng.integers(-6, 9, 3000)
+    for fmt in ("%.4f", "%.12g", "%.17g", "%.3e", "%+.1f", "%.0f"):
+        s = np.char.mod(fmt, x).astype("S")
+        vals, ok, integer = Fields.of(s.tolist()).floats()
+        assert ok.all() and np.array_equal(vals, s.astype(np.float64)) and np.array_equal(np.signbit(vals), np.signbit(s.astype(np.float64)))
+        assert integer == (fmt == "%.0f"), fmt
+    vals, ok, integer = Fields.of([b"3", b"-", b"1-2", b"1.2.3", b"x", b"", b"7"]).floats(skip=np.array([0, 0, 0, 0, 0, 1, 0], bool))
+    assert ok.tolist() == [True, False, False, False, False, True, True]
+    assert vals[0] == 3 and vals[-1] == 7 and np.isnan(vals[1:6]).all()
+    vals, ok, integer = Fields.of([b"3", b"NaN", b"+7", b"-0", b"12345678901"]).floats(skip=np.array([0, 1, 0, 0, 0], bool))
+    assert ok.all() and integer and vals[[0, 2, 4]].tolist() == [3, 7, 12345678901] and np.signbit(vals[3])

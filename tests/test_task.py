@@ -14,7 +14,7 @@ from mlpcli.errors import DataError
 from mlpcli.table import Column
 from mlpcli.task import Task, classes_task, fit_config, from_meta, head, of_arrays, of_column
 
-from .conftest import ROOT
+from .conftest import ROOT, write_yaml
 
 runner = CliRunner()
 
@@ -179,3 +179,14 @@ def test_auto_widths_need_the_data(tmp_path):
     with pytest.raises(mlpcli.ConfigError, match="auto widths come from the data"):
         mlpcli.MLP.from_config(mlpcli.load_config(None, ["model.layers=[auto, 8, 1]"]))
     assert mlpcli.MLP.from_config(mlpcli.load_config(None, ["model.layers=[2, 8, 3]"])).loss.name == "cross_entropy"
+
+
+def test_a_run_resumes_under_the_config_that_left_its_ends_to_the_data(tmp_path):
+    """The saved config is the resolved one; the config given with --resume may still say auto."""
+    cfg = write_yaml(tmp_path / "auto.yaml", "model: {layers: [auto, 4, auto]}\ntraining: {epochs: 2}\n")
+    assert runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]).exit_code == 0
+    r = runner.invoke(app, ["train", str(cfg), "--resume", str(tmp_path / "r"), "--more", "1", "--quiet", "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["epochs_run"] == 3
+    saved = mlpcli.load_checkpoint(tmp_path / "r").config
+    assert saved.model.layers == [2, 4, 1] and saved.loss == "binary_cross_entropy"

@@ -138,6 +138,22 @@ def sklearn_runner(X, y, batch):
     return run
 
 
+def on_threads(run, n):
+    """``run`` with NumPy's BLAS on ``n`` threads, its own count given back after (None: left as it is)."""
+    if n is None:
+        return run
+    from mlpcli import threads
+
+    def timed():
+        threads.blas().set(n)
+        try:
+            return run()
+        finally:
+            threads.restore()
+
+    return timed
+
+
 def available(module):
     try:
         __import__(module)
@@ -186,6 +202,8 @@ def main():
     ap.add_argument("--data", help="MNIST as .npy (mlp data mnist) or the official IDX files; default ../shared/datasets/mnist")
     ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch-sizes", default="128,32,512")
+    ap.add_argument("--threads", type=int, help="every contender on N BLAS/OpenMP threads (default: each one's own "
+                    "default; mlp: its tuner). On a busy machine a default of all cores can collapse (README: Threads)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/RESULTS.md")
     args = ap.parse_args()
 
@@ -196,17 +214,21 @@ def main():
              f"60,000 training images, shuffled every epoch; median of {args.epochs} epochs after one warm-up, "
              f"contenders interleaved round robin in one process (a new order each round, {PAUSE} s idle before "
              "each timed epoch so that no contender runs beside the previous one's spinning thread pool). "
-             "The floor is the same GEMMs with a plain update (`W -= lr dW`) and nothing else.", "",
+             "The floor is the same GEMMs with a plain update (`W -= lr dW`) and nothing else. Threads: "
+             + (f"every contender on {args.threads}." if args.threads else "each contender's default (mlp: its tuner; "
+                "NumPy's BLAS and PyTorch: all cores)."), "",
              "| batch | contender | median epoch (s) | vs GEMM floor | vs PyTorch |", "|---|---|---|---|---|"]
     for batch in [int(b) for b in args.batch_sizes.split(",")]:
-        runners = {"GEMM floor (NumPy)": floor_runner(X, y, batch), "mlp": mlp_epoch_runner(X, y, batch)[0]}
+        forced = [f"training.threads={args.threads}"] if args.threads else []
+        runners = {"GEMM floor (NumPy)": on_threads(floor_runner(X, y, batch), args.threads),
+                   "mlp": mlp_epoch_runner(X, y, batch, extra=forced)[0]}
         if available("torch"):
             import torch
 
-            torch.set_num_threads(os.cpu_count() or 1)
+            torch.set_num_threads(args.threads or os.cpu_count() or 1)
             runners["PyTorch CPU"] = torch_runner(X, y, batch)
-        if available("sklearn"):
-            runners["scikit-learn MLPClassifier"] = sklearn_runner(X, y, batch)
+        if available("sklearn"):  # its matrix products run on NumPy's BLAS
+            runners["scikit-learn MLPClassifier"] = on_threads(sklearn_runner(X, y, batch), args.threads)
         times = time_round_robin(runners, args.epochs)
         med = {k: median(v) for k, v in times.items()}
         floor, torch_t = med["GEMM floor (NumPy)"], med.get("PyTorch CPU")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, machine, median
+from common import ROOT, load_average, machine, median, write_results
 
 N_NUMERIC, N_CATEGORICAL, MISSING = 15, 5, 0.02
 
@@ -126,7 +126,7 @@ def main():
         make_csv(path, args.rows)
     size = path.stat().st_size
     cfg = table_config(path)
-    ours, theirs, load = [], [], os.getloadavg()[0]
+    ours, theirs, load_before = [], [], load_average()
     for r in range(args.rounds):
         for who in (("ours", "pandas") if r % 2 == 0 else ("pandas", "ours")):
             t = time.perf_counter()
@@ -159,8 +159,8 @@ def main():
         "## Tables: parse + preprocess against pandas.read_csv; a small table against scikit-learn", "",
         f"A generated CSV of {args.rows:,} rows x 20 columns ({N_NUMERIC} numeric, {N_CATEGORICAL} categorical with 4-12 "
         f"levels, {MISSING:.0%} of the fields empty), {size / 2**20:.0f} MiB; medians of {args.rounds} alternating rounds "
-        f"in one process (the machine is shared: the ratio is what counts; load average {load:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores). mlpcli's reader converts the blocks after the "
+        f"in one process (the machine is shared: the ratio is what counts; {os.cpu_count()} cores). mlpcli's reader "
+        f"converts the blocks after the "
         f"first on up to {MAX_THREADS} threads (no more than the cores); pandas.read_csv parses on one.", "",
         "| | seconds | ratio |", "|---|---|---|",
         f"| `load_data` (read, split 80/20, fit imputation/scaling/one-hot on the training rows, encode as float32) | "
@@ -175,9 +175,7 @@ def main():
         f"lr 0.01, batch 16, 200 epochs: **{s_sk:.2f} s** ({s_ours / s_sk:.2f}x).",
     ]
     if not args.no_write:
-        from bench_mnist import write_results
-
-        write_results("tables", "\n".join(lines) + "\n", machine())
+        write_results("tables", "\n".join(lines) + "\n", machine(), load_before)
 
 
 if __name__ == "__main__":

@@ -192,8 +192,8 @@ def table_starter(path: str, target: str | None) -> str:
     d = cfg.to_dict()
     d["data"]["train"] = path  # as the user gave it, relative to where training runs
     lines = [f"# mlpcli config for {path}, predicting {target!r}: {ds.task.describe()}. Train with: mlp train <this file>",
-             f"# model.layers [auto, 32, auto] is {shaped.model.layers} for this table: {width} inputs (numeric columns, "
-             f"one per category of {', '.join(categorical) or 'no column'}), {k} output{'s' if k > 1 else ''}; "
+             f"# model.layers [auto, 32, auto] is {shaped.model.layers} for this table: {width} inputs (numeric columns"
+             f"{', then one per category of ' + ', '.join(categorical) if categorical else ''}), {k} output{'s' if k > 1 else ''}; "
              f"loss and output follow the task: {shaped.model.output} + {shaped.loss}.",
              *HEADER, ""]
     _render(cfg, d, defaults_like(d), 0, lines)

@@ -43,6 +43,7 @@ def final_checkpoint(run_dir: str, meta: dict) -> str:
 
 def summarize_run(run_dir) -> dict:
     from .data import load_data
+    from .dataset import target_units
     from .evaluation import data_config_for
     from .model import evaluate
     from .runs import read_metrics
@@ -58,7 +59,8 @@ def summarize_run(run_dir) -> dict:
     metrics_csv = os.path.join(run_dir, "metrics.csv")
     history = read_metrics(metrics_csv) if os.path.isfile(metrics_csv) else meta.get("history") or []
     ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)
-    metrics = {split: evaluate(net.model, s.X, s.y, net.task) for split, s in ds.splits().items()}
+    unscale = target_units(net.normalizer)  # as mlp eval: mse/rmse/mae in the target's units
+    metrics = {split: evaluate(net.model, s.X, s.y, net.task, unscale=unscale) for split, s in ds.splits().items()}
     es = meta.get("early_stopping") or {}
     return {
         "run_dir": run_dir, "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),

@@ -58,4 +58,15 @@ class Dataset:
         return s
 
 
+def target_units(normalizer: dict | None):
+    """The function that takes a regression table model's outputs (or its fitted targets) back to the
+    target's own units, ``values * scale + shift`` (README "Tables": normalize_target), or None when
+    they already are in them."""
+    t = (normalizer or {}).get("target") if (normalizer or {}).get("kind") == "table" else None
+    if not t or t.get("task") != "regression":
+        return None
+    scale, shift = np.asarray(t["scale"], np.float64), np.asarray(t["shift"], np.float64)
+    return lambda values: np.asarray(values, np.float64).reshape(len(values), -1) * scale + shift
+
+
 DATASETS = Registry("dataset", default="xor")

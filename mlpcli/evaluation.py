@@ -10,10 +10,11 @@ import numpy as np
 
 from .config import load_config, validate
 from .data import check_finite, load_array, load_data, prepare_inputs
+from .dataset import target_units
 from .errors import DataError
 from .losses import targets_for
 from .memory import check_allocation
-from .metrics import classification_report, predicted_classes, regression_metrics, true_classes
+from .metrics import class_probabilities, classification_report, predicted_classes, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
 from .task import fit_config, needs_data
@@ -43,23 +44,22 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     classification = net.task.classification
     t0 = time.perf_counter()
     A = np.empty((len(s.y), net.layers[-1]))  # the outputs, from the metrics' own forward pass
+    unscale = target_units(net.normalizer)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(net.model, s.X, s.y, net.task, confusion=classification, out=A)
+        result = evaluate(net.model, s.X, s.y, net.task, confusion=classification, out=A, unscale=unscale)
     metrics, cm = result if classification else (result, None)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad or not np.isfinite(A).all():
         raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad) or 'output'} with this "
                         f"checkpoint (inputs too large for {net.dtype.name}?)")
     seconds = time.perf_counter() - t0
-    pre = TablePreprocessor(net.normalizer) if net.normalizer.get("kind") == "table" else None
-    report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": net.path}
+    report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": net.path,
+              "scaled_target": unscale is not None}
     if classification:
         names = list(net.task.classes)  # a table's class names, else the labels 0 .. k-1
         scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
         metrics.update(classification_report(true_classes(s.y), predicted_classes(A), names, scores))
         report["confusion_matrix"], report["classes"] = cm, names
-    elif pre is not None:  # regression metrics in the target's own units
-        metrics.update(regression_metrics(pre.original_units(A), pre.original_units(s.y)))
     return report
 
 
@@ -92,6 +92,9 @@ def print_report(report: dict, split: str) -> None:
         if isinstance(v, float):
             t.add_row(k, number(v))
     print_table(t)
+    if report.get("scaled_target"):
+        console.print("loss: the training objective, on the standardised target (data.normalize_target); "
+                      "mse, rmse, mae: in the target's own units", markup=False)
     cm = report.get("confusion_matrix")
     if cm is not None and len(cm) <= 20:
         names, per_class = report["classes"], m["per_class"]
@@ -135,6 +138,9 @@ class Predictions:
 
 def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
     net = load_checkpoint(checkpoint)
+    if proba and not net.task.classification:
+        raise DataError(f"{net.path}: --proba gives class probabilities, but this model does {net.task.kind} "
+                        "(it predicts values); leave out --proba")
     if net.normalizer.get("kind") == "table":
         return predict_table(net, inputs, proba, keep)
     if keep:
@@ -142,10 +148,10 @@ def predict_file(checkpoint, inputs, proba=False, keep=()) -> Predictions:
     X = read_inputs(net, inputs)
     t0 = time.perf_counter()
     A = outputs(net, X, source=str(inputs)).astype(net.dtype)
-    pred = A if (proba or not net.task.classification) else predicted_classes(A)
+    pred = class_probabilities(A) if proba else predicted_classes(A) if net.task.classification else A
     seconds = time.perf_counter() - t0
     flat = pred.reshape(len(pred), -1)
-    if proba and net.task.classification:
+    if proba:  # one column per class, named by class (arrays' classes are 0, 1, ...)
         columns = {f"proba_{i}": flat[:, i] for i in range(flat.shape[1])}
     else:
         columns = {"prediction" if flat.shape[1] == 1 else f"prediction_{i}": flat[:, i] for i in range(flat.shape[1])}
@@ -162,10 +168,15 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
         raise DataError(f"{path}: this model was trained on a table; give a table ({', '.join(SUFFIXES)})")
     d = net.config.data
     text = [c["name"] for c in pre.spec["columns"] if c["type"] == "categorical"]
-    table = read_table(path, na_values=d.na_values, text=text)
+    numeric = [n for n in pre.input_names if n not in text]
+    # --keep columns are read as text, so they are written back as they are in the file ('0.0' stays '0.0');
+    # one that is also a numeric input is read a second time, as text
+    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric])
     pre.check_columns(table)
     for name in keep:
         table.column(name)
+    twice = [k for k in keep if k in numeric]
+    kept = read_table(path, na_values=d.na_values, text=twice, usecols=twice) if twice else table
     bad = pre.incomplete_rows(table)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -177,13 +188,14 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     A = outputs(net, X, source=str(path))
     seconds = time.perf_counter() - t0
     names = pre.target_names
-    columns = {f"true_{name}" if name in names else name: np.asarray(table.columns[name].text(), dtype=object) for name in keep}
+    columns = {f"true_{name}" if name in names else name: np.asarray((kept if name in twice else table).columns[name].text(), dtype=object)
+               for name in keep}
     decoded = pre.decode(A)
     if net.task.classification:  # the task decided in training
         classes = list(net.task.classes)
         columns[names[0]] = decoded
         if proba:
-            P = np.column_stack([1 - A[:, 0], A[:, 0]]) if A.shape[1] == 1 else A
+            P = class_probabilities(A)
             columns.update({f"proba_{c}": P[:, i] for i, c in enumerate(classes)})
             return Predictions(P, columns, seconds, classes, table=True)
         return Predictions(decoded.astype(str), columns, seconds, classes, table=True)

@@ -13,6 +13,14 @@ def predicted_classes(A):
     return A.argmax(axis=1)
 
 
+def class_probabilities(A):
+    """One probability column per class: a single (sigmoid) output p is the probability of class 1,
+    so two classes give the columns (1 - p, p), as scikit-learn's ``predict_proba``."""
+    A = np.asarray(A)
+    A = A.reshape(len(A), -1)
+    return np.hstack([1 - A, A]) if A.shape[1] == 1 else A
+
+
 def true_classes(Y):
     """Integer labels from labels (N,), one-hot / probability rows (N, k) or 0/1 columns (N, 1)."""
     Y = np.asarray(Y)

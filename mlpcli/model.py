@@ -284,8 +284,11 @@ def _flat_views(shapes, dtype):
     return flat, views
 
 
-def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None):
+def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None, unscale=None):
     """loss (with the l2 term, as in training) and accuracy, or mse/mae/r2, over (X, y) in chunks.
+
+    ``unscale`` takes regression outputs and targets to the target's own units for mse/rmse/mae/r2
+    (the loss stays the training objective, in the units the network was fitted in).
 
     With ``confusion`` (classification), also the confusion matrix from the same forward pass:
     returns (metrics, counts[true, predicted]). ``out``, an (n, n_out) array, receives the
@@ -309,7 +312,8 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=
             outs.append(A.copy())
     loss = total / n + 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
     if task != "classification":
-        return {"loss": loss, **regression_metrics(np.concatenate(outs), y), "n_samples": n}
+        pair = (np.concatenate(outs), y) if unscale is None else (unscale(np.concatenate(outs)), unscale(y))
+        return {"loss": loss, **regression_metrics(*pair), "n_samples": n}
     metrics = {"loss": loss, "accuracy": int(np.trace(cm)) / n, "n_samples": n}
     return (metrics, cm) if confusion else metrics
 

@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from .dataset import target_units
 from .errors import DataError
 from .table import Column, Table
 from .task import number_name
@@ -195,9 +196,7 @@ class TablePreprocessor:
         return self.original_units(outputs)
 
     def original_units(self, values: np.ndarray) -> np.ndarray:
-        t = self.spec["target"]
-        values = np.asarray(values, np.float64).reshape(len(values), -1)
-        return values * np.asarray(t["scale"]) + np.asarray(t["shift"])
+        return target_units(self.spec)(values)
 
 
 def input_columns(table: Table, target: list[str], features=None, drop=()) -> list[str]:

@@ -88,4 +88,4 @@ def stdout_console():
             self.quiet = True
             raise BrokenPipeError(32, "Broken pipe")
 
-    return PipeConsole(highlight=False)
+    return PipeConsole(highlight=False, soft_wrap=True)  # off a terminal too, a long line is one line: never cut at 80 columns

@@ -36,6 +36,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise DependencyError('mlpcli.sklearn needs scikit-learn: python -m pip install -e ".[sklearn]"') from e
 
 from .errors import MLPError
+from .metrics import class_probabilities
 
 # scikit-learn's activation names -> mlpcli's (mlpcli's own names are accepted as they are)
 ACTIVATION_NAMES = {"logistic": "sigmoid"}
@@ -332,8 +333,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     def predict_proba(self, X):
         """Class probabilities, one column per class of ``classes_``."""
         check_is_fitted(self)
-        A = self._forward(X)
-        return np.hstack([1.0 - A, A]) if A.shape[1] == 1 else A
+        return class_probabilities(self._forward(X))
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from .dataset import DATASETS, Dataset, Split
 from .errors import DataError
@@ -62,6 +62,13 @@ class TableParams(Params):
         if self.test is not None and "test_fraction" in self.model_fields_set:
             raise field_error("table_test", "give data.test or data.test_fraction, not both", at="test_fraction")
         return self
+
+    @model_serializer(mode="wrap")
+    def _resolved(self, dump):
+        d = dump(self)
+        if self.test is not None:  # the resolved config must load again: a test file replaces test_fraction
+            d.pop("test_fraction", None)
+        return d
 
     def source(self) -> str:
         return self.train

@@ -97,7 +97,9 @@ def test_predict(xor_run, tmp_path):
     r = mlp("predict", out / "last.npz", X)
     assert r.stdout.split() == ["0", "1", "0"]
     p = mlp("predict", out / "last.npz", X, "--proba", "--out", tmp_path / "q.npy")
-    assert p.exit_code == 0 and np.load(tmp_path / "q.npy").shape == (3, 1)
+    q = np.load(tmp_path / "q.npy")
+    assert p.exit_code == 0 and q.shape == (3, 2)  # one column per class, as predict_proba
+    np.testing.assert_allclose(q.sum(1), 1, rtol=1e-6)
     np.save(tmp_path / "bad.npy", np.zeros((2, 3)))
     r = mlp("predict", out / "last.npz", tmp_path / "bad.npy")
     assert r.exit_code == 2 and "3 features but the network expects 2" in r.stderr

@@ -98,10 +98,6 @@ def _export(ckpt, tmp_path):
     return path
 
 
-def _as_columns(proba, k):
-    return np.hstack([1 - proba, proba]) if proba.shape[1] == 1 and k == 2 else proba
-
-
 def test_npy_regression_in_original_units_with_standard_normalisation(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(-50, 50, (300, 3))
@@ -111,7 +107,9 @@ def test_npy_regression_in_original_units_with_standard_normalisation(tmp_path):
     xy = f"{{x: {tmp_path / 'x.npy'}, y: {tmp_path / 'y.npy'}}}"
     ckpt = _train(tmp_path, ROOT / "configs/xor.yaml", f"data={{name: npy, train: {xy}, normalize: standard}}",
                   "model.layers=[3, 8, 1]", "model.output=identity", "loss=squared_error", "training.epochs=5")
-    ref = _predict_proba(ckpt, tmp_path / "x.npy", tmp_path)
+    r = mlp("predict", ckpt, tmp_path / "x.npy", "--out", tmp_path / "pred.npy")
+    assert r.exit_code == 0, r.output
+    ref = np.load(tmp_path / "pred.npy")
     (got,) = session(_export(ckpt, tmp_path)).run(None, {"input": X.astype(np.float32)})
     np.testing.assert_allclose(got, ref.reshape(got.shape), atol=1e-5)
 

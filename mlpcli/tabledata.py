@@ -122,12 +122,12 @@ def split_rows(n: int, fraction: float, labels, rng, what: str, path: str):
         held.append(g[: int(round(len(g) * fraction))])
     held = np.sort(np.concatenate(held))
     if len(held) == 0 or len(held) == n:
-        why = ""
+        why, largest = "", max(map(len, groups))
         if labels is not None and len(held) == 0 and round(n * fraction) > 0:  # a target of mostly distinct values
             why = (f" (stratified by class: each of the {len(groups)} classes is too small to hold {fraction} of it "
-                   f"out, the largest has {max(map(len, groups))} rows; is the target a class label? If not, set "
+                   f"out, the largest has {largest} row{'s' if largest != 1 else ''}; is the target a class label? If not, set "
                    f"data.task: regression)")
-        raise DataError(f"{path}: {what} {fraction} of {n} rows leaves an empty split{why}")
+        raise DataError(f"{path}: {what} {fraction} of {n} row{'s' if n != 1 else ''} leaves an empty split{why}")
     keep = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return held, keep
 

@@ -105,6 +105,12 @@ def of_column(col, requested: str = "auto", path: str = "") -> Task:
         auto = "classification" if integer and len(distinct) <= MAX_AUTO_CLASSES else "regression"
         if (requested if requested != "auto" else auto) == "regression":
             return Task("regression")
+        if not integer:  # data.task: classification of measurements would make a class of every value
+            odd = ", ".join(f"{v:.10g}" for v in distinct[distinct != np.round(distinct)][:3])
+            raise DataError(f"{path}: target {col.name!r} holds numbers that are not whole ({odd}, ...), which "
+                            f"data.task: classification cannot use as class labels (as scikit-learn refuses continuous "
+                            f"targets); use data.task: regression, or list {col.name!r} in data.categorical to take "
+                            f"its values as class names")
         classes = [number_name(v, col.integer) for v in distinct]
     if len(classes) < 2:
         raise DataError(f"{path}: target {col.name!r} has one class only ({classes[0]!r}); a classifier needs two or more")

@@ -167,10 +167,11 @@ def test_bad_table_configs_are_exit_2(tmp_path, data, message):
 
 def test_a_split_of_one_row_classes_asks_whether_the_target_is_a_label(tmp_path):
     p = tmp_path / "t.csv"
-    p.write_text("x,y\n" + "".join(f"{i},{i * 1.5}\n" for i in range(40)))
+    p.write_text("x,y\n" + "".join(f"{i},{i * 3}\n" for i in range(40)))  # 40 distinct integers (ids, say)
     cfg = table_config(tmp_path, f"train: {p}, target: y, task: classification", model="[1, 4, 40]", loss="cross_entropy")
     r = mlp("train", cfg, "--out", tmp_path / "run", "--quiet")
     assert r.exit_code == 2 and "each of the 40 classes is too small" in r.stderr and "data.task: regression" in r.stderr
+    assert "the largest has 1 row;" in r.stderr and "of 40 rows leaves an empty split" in r.stderr
 
 
 def test_rows_without_a_target_are_dropped_with_a_count(tmp_path):
@@ -226,3 +227,4 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     customers.write_text("".join(line.split(",", 1)[1] + ",\n" for line in rows))  # no id; an empty last column
     r = mlp("init", tmp_path / "e.yaml", "--data", customers, "--target", "bought")
     assert r.exit_code == 0 and "drop: ['Unnamed: 4']" in (tmp_path / "e.yaml").read_text(), r.stderr
+

@@ -29,7 +29,9 @@ def test_table_column_rule_text_integer_and_float_targets():
     # 0.0/1.0 is how pandas writes an integer column with a missing value: the same labels as 0/1
     assert of_column(num([0.0, 1.0, np.nan, 1.0], False)).classes == ("0", "1")
     assert of_column(num([1.0, 2.0, 2.5], False)) == "regression"
-    assert of_column(num([0.5, 1.5], False), "classification").classes == ("0.5", "1.5")
+    assert of_column(num([0.0, 2.0, 1.0], False), "classification").classes == ("0", "1", "2")  # whole floats are labels
+    with pytest.raises(DataError, match=r"target 'y' holds numbers that are not whole \(0.5, 1.5, \.\.\.\).*data.categorical"):
+        of_column(num([0.5, 1.5, 2.0], False), "classification")  # measurements, not labels: refused as scikit-learn does
     assert of_column(num([0, 1, 2], True), "regression") == Task("regression")
     with pytest.raises(DataError, match="one class only"):
         of_column(num([1, 1, np.nan], True))
@@ -190,3 +192,17 @@ def test_a_run_resumes_under_the_config_that_left_its_ends_to_the_data(tmp_path)
     assert json.loads(r.stdout)["epochs_run"] == 3
     saved = mlpcli.load_checkpoint(tmp_path / "r").config
     assert saved.model.layers == [2, 4, 1] and saved.loss == "binary_cross_entropy"
+
+
+def test_a_float_target_with_explicit_classification_is_refused_naming_the_column(tmp_path):
+    """A continuous target trained as classes would make a class of almost every row; the categorical
+    route the message names gives its values as class names."""
+    table = tmp_path / "t.csv"
+    table.write_text("x,price\n" + "".join(f"{i},{i * 1.25 + 0.1:.2f}\n" for i in range(30)))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{name: table, train: {table}, target: price, task: classification}}\n"
+                   "model: {layers: [auto, 4, auto]}\ntraining: {epochs: 1}\n")
+    r = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "t.csv: target 'price' holds numbers that are not whole (0.1, 1.35, 2.6, ...)" in r.stderr
+    assert not (tmp_path / "run").exists()

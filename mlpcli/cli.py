@@ -3,13 +3,12 @@
 Each command parses its arguments, calls the package's API and formats the result. Errors
 are values: every ``MLPError`` is caught once here and becomes one line on stderr and its
 exit code (SPEC §4). NumPy, pydantic and Rich's progress are imported inside the commands,
-so ``mlp --help`` starts fast.
+so ``mlp --help`` starts fast. The core commands live here; the others (init, schema, plot,
+compare, sweep, export, data) in ``mlpcli/commands/``, added to the same app below.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import typer.core
 
 from . import __version__
 from .clihelp import Typer, examples_epilog
+from .cliutil import CHECKPOINT, JSON_OUT, SET, command, emit_json, fail, gate_failed, require_finite
+from .commands import export, runs, setup, sweep
 
 
 class OneLineErrors(typer.core.TyperGroup):
@@ -53,110 +54,6 @@ app = Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, rich_m
                                     "mlp COMMAND --help"]))
 data_app = Typer(no_args_is_help=True, help="Prepare datasets.")
 app.add_typer(data_app, name="data")
-
-SET_HELP = "Override a config key, value parsed as YAML (repeatable): --set optimizer.lr=0.05"
-SET = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help=SET_HELP)
-
-
-def fail(message: str, code: int = 2):
-    """One line on stderr (one per error when a config has several), then exit with ``code``."""
-    lines = [" ".join(line.split()) for line in str(message).splitlines()]
-    sys.stderr.write("".join(f"mlp: error: {line}\n" for line in lines if line) or "mlp: error:\n")
-    raise typer.Exit(code)
-
-
-def require_finite(**options) -> None:
-    """Numbers given on the command line are finite: ``--min-accuracy nan`` is bad usage, not a gate."""
-    import math
-
-    for name, value in options.items():
-        if value is not None and not math.isfinite(value):
-            fail(f"--{name.replace('_', '-')} must be a finite number (got {value})")
-
-
-def gate_failed(message: str):
-    """A CI gate was not met: one line on stderr, exit 1."""
-    sys.stderr.write(f"mlp: gate failed: {message}\n")
-    raise typer.Exit(1)
-
-
-CHECKPOINT = typer.Argument(..., metavar="RUN_DIR|CKPT",
-                            help="Run directory (its best.npz, else last.npz) or a checkpoint .npz written by mlp train.")
-JSON_OUT = typer.Option(False, "--json", help="Print one JSON object on stdout (logs stay on stderr).")
-
-
-def command(fn):
-    """Turn library errors into one stderr line and the exit code of their type."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .errors import MLPError
-
-        try:
-            result = fn(*args, **kwargs)
-            sys.stdout.flush()  # a full stdout (/dev/full) fails here, not at interpreter exit
-            return result
-        except MLPError as e:
-            fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            sys.stderr.write("mlp: interrupted\n")
-            raise typer.Exit(130) from None
-        except BrokenPipeError:
-            _silence_stdout()
-            raise typer.Exit(0) from None
-        except OSError as e:  # the environment failed: a full disk or stdout, a missing or read-only place
-            from .safeio import os_reason
-
-            if e.filename is None:
-                _silence_stdout()
-            fail(f"{e.filename or '<stdout>'}: {os_reason(e)}")
-        except MemoryError:
-            fail("out of memory (the network or the data is too large for this machine; try smaller model.layers "
-                 "or training.batch_size)")
-
-    return wrapper
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's final flush of unwritable output cannot fail."""
-    import contextlib
-    import os
-
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
-def emit_json(obj) -> None:
-    """One strict JSON object on stdout: NaN and infinities, which JSON has no words for, become null."""
-    text = json.dumps(_strict(obj), indent=2, default=_json_default, allow_nan=False)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _strict(o):
-    import math
-
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_strict(v) for v in o]
-    if type(o).__module__ == "numpy":
-        return _strict(_json_default(o))
-    return o
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def version_callback(value: bool):
@@ -413,7 +310,7 @@ def gradcheck(
         gate_failed(f"relative error {worst:.3e} exceeds --tol {tol:g}")
 
 
-# ---------------------------------------------------------------------------- inspect / init / schema
+# ---------------------------------------------------------------------------- inspect
 @app.command(examples=["mlp inspect runs/mnist", "mlp inspect runs/xor/last.npz --json"])
 @command
 def inspect(
@@ -442,174 +339,12 @@ def inspect(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-@app.command(examples=["mlp init", "mlp init my-mnist.yaml --data mnist"])
-@command
-def init(
-    path: Path = typer.Argument(Path("mlp.yaml"), metavar="PATH", help="Where to write the config."),
-    dataset: str = typer.Option("xor", "--data", metavar="NAME|FILE", help="Starter for: xor, regression, mnist, npy, or your table (.csv, .tsv, .csv.gz, .parquet)."),
-    target: str | None = typer.Option(None, "--target", metavar="COL", help="With a table: the column to predict."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
-):
-    """Write a commented starter config.
-
-    Every key with its value, its default and what it means.
-    """
-    from .starter import starter_config
-
-    if path.exists() and not force:
-        fail(f"{path}: exists already (use --force to overwrite)")
-    from .checkpoint import atomic_write_text
-
-    text = starter_config(dataset, target)
-    atomic_write_text(path, text)
-    sys.stderr.write(f"wrote {path}; train it with: mlp train {path}\n")
-
-
-@app.command(examples=["mlp schema > mlp.schema.json"])
-@command
-def schema():
-    """Print the config's JSON Schema.
-
-    For editors: the YAML language server completes keys and flags mistakes with it.
-    """
-    from .config import json_schema
-
-    emit_json(json_schema())
-
-
-@app.command(examples=["mlp plot runs/mnist", "mlp plot runs/xor --out figures", "mlp plot sweeps/mnist-lr",
-                      "mlp plot --compare runs/lr01 runs/lr005 --out figures"])
-@command
-def plot(
-    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR|CKPT...", help="Run directory written by mlp train, or one of its checkpoints (plotted instead of best.npz); several with --compare."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Directory for the PNGs (default RUN_DIR/plots; with --compare the current directory)."),
-    compare: bool = typer.Option(False, "--compare", help="Overlay the runs' learning curves in one PNG, compare_learning_curves.png."),
-):
-    """Write PNG plots of a run (or of a sweep).
-
-    Learning curves, weights, confusion matrix, decision boundary, predictions. Of a sweep
-    directory: sweep.png (metric per trial, best so far, metric against each parameter).
-    """
-    if compare:
-        from .compare import plot_comparison
-
-        sys.stdout.write(f"{plot_comparison(run_dirs, out or Path('.'))}\n")
-        return
-    if len(run_dirs) != 1:
-        fail(f"mlp plot takes one run directory (got {len(run_dirs)}); add --compare to overlay several runs' curves")
-    run_dir = run_dirs[0]
-    from .plots import plot_run
-    from .sweepplot import is_sweep_dir, plot_sweep
-
-    for p in (plot_sweep if is_sweep_dir(run_dir) else plot_run)(run_dir, out):
-        sys.stdout.write(f"{p}\n")
-
-
-@app.command(examples=["mlp compare runs/lr01 runs/lr005", "mlp compare runs/* --json"])
-@command
-def compare(
-    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR...", help="Run directories written by mlp train."),
-    json_out: bool = JSON_OUT,
-):
-    """Compare runs side by side.
-
-    The config keys in which they differ, epochs and best epoch, the final train/val/test
-    metrics and the seconds spent training.
-    """
-    from .compare import compare_runs, comparison_table
-    from .display import number, print_table
-
-    report = compare_runs(run_dirs)
-    if json_out:
-        emit_json({"differences": report["differences"],
-                   "runs": [{k: v for k, v in r.items() if k not in ("config", "history")} for r in report["runs"]]})
-    else:
-        print_table(comparison_table(report, number))
-
-
-# ---------------------------------------------------------------------------- sweep
-@app.command(examples=["mlp sweep configs/mnist.yaml lr.yaml --trials 20",
-                      "mlp sweep configs/mnist.yaml lr.yaml --workers 2 --out sweeps/lr --json"])
-@command
-def sweep(
-    config: Path = typer.Argument(..., metavar="CONFIG", help="YAML config every trial starts from."),
-    sweep_file: Path = typer.Argument(..., metavar="SWEEP.yaml", help="Sweep file: metric, direction, trials, sampler, pruner, space."),
-    trials: int | None = typer.Option(None, "--trials", metavar="N", help="Trials in the sweep (overrides the sweep file's)."),
-    workers: int = typer.Option(1, "--workers", metavar="N", help="Processes running trials at once (with --dask local: its workers)."),
-    storage: str | None = typer.Option(None, "--storage", metavar="URL", help="Optuna storage URL (default: SWEEP_DIR/study.log)."),
-    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS|local", help="Run trials on a Dask cluster (tcp://HOST:PORT), or on a local one."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Sweep directory (default: sweeps/<config>-<sweep file>)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    json_out: bool = JSON_OUT,
-):
-    """Search hyperparameters with Optuna.
-
-    Each trial is a run directory; sweep.csv and best.yaml sum up; re-run to continue.
-    """
-    from .signals import stop_on_signals
-    from .sweep import run_sweep
-
-    with stop_on_signals() as stop:
-        result = run_sweep(config, sweep_file, trials=trials, workers=workers, storage=storage, dask=dask, out=out,
-                           quiet=quiet, stop=stop)
-    summary = result.summary()
-    if json_out:
-        emit_json(summary)
-    elif not quiet:
-        b = summary["best"]
-        lines = [f"sweep directory: {summary['sweep_dir']}", "trials: " + ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)]
-        if b:
-            lines += [f"best: trial {b['trial']}, {summary['metric']} {b['value']:.6g}", f"best config: {b['config']}",
-                      f"best checkpoint: {b['checkpoint']}"]
-        sys.stdout.write("\n".join(lines) + "\n")
-
-
-# ---------------------------------------------------------------------------- export
-@app.command(examples=["mlp export runs/mnist --format onnx --out mnist.onnx",
-                      "mlp export runs/xor/best.npz --format onnx --json"])
-@command
-def export(
-    checkpoint: Path = CHECKPOINT,
-    format_: str = typer.Option("onnx", "--format", metavar="[onnx]", help="Model format: onnx (ONNX opset 17; needs the onnx extra)."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Output file (default: the checkpoint's name with .onnx; RUN_DIR/model.onnx for a run directory)."),
-    json_out: bool = JSON_OUT,
-):
-    """Export a checkpoint as an ONNX model (opset 17).
-
-    The model runs without mlpcli: onnxruntime or any other ONNX runtime.
-
-    The graph takes the raw inputs (normalisation and table encoding are in it) and gives
-    probabilities and label for classification, predictions in the target's units for regression.
-    """
-    if format_ != "onnx":
-        fail(f"--format must be onnx (got {format_!r})")
-    from .onnx_export import export_onnx
-    from .trained import load_checkpoint
-
-    if out is None:
-        out = (checkpoint / "model.onnx") if checkpoint.is_dir() else checkpoint.with_suffix(".onnx")
-    info = export_onnx(load_checkpoint(checkpoint), out)
-    if json_out:
-        emit_json(info)
-    else:
-        sys.stderr.write(f"wrote {out} (ONNX opset {info['opset']}, {info['bytes']:,} bytes): {info['doc']}\n")
-
-
-# ---------------------------------------------------------------------------- data
-@data_app.command("mnist", examples=["mlp data mnist", "mlp data mnist --from ~/Downloads/mnist --out data/mnist"])
-@command
-def data_mnist(
-    out: Path = typer.Option(Path("data/mnist"), "--out", "-o", metavar="DIR", help="Directory for the four .npy files."),
-    src: Path | None = typer.Option(None, "--from", metavar="DIR", help="Directory with the official IDX files (plain or .gz); default: download."),
-):
-    """Download (or convert) MNIST into four .npy files.
-
-    Train/test images and labels, verified by SHA-256.
-    """
-    from .mnist import convert
-
-    convert(str(out), str(src) if src else None, report=lambda s: sys.stderr.write(s + "\n"))
-    sys.stderr.write(f"train with: mlp train configs/mnist.yaml --set data.path={out}\n")
+# ---------------------------------------------------------------------------- the other commands (mlpcli/commands/)
+setup.commands.register(app)
+runs.commands.register(app)
+sweep.commands.register(app)
+export.commands.register(app)
+setup.data.register(data_app)
 
 
 def main():

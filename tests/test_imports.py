@@ -7,20 +7,30 @@ from .conftest import ROOT
 PACKAGE = ROOT / "mlpcli"
 
 
+def module_name(path) -> str:
+    """mlpcli/cli.py -> "cli", mlpcli/commands/setup.py -> "commands.setup", mlpcli/commands/__init__.py -> "commands"."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def import_graph() -> dict:
-    """module -> the mlpcli modules it imports anywhere in its source (top level or inside functions)."""
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    """module -> the mlpcli modules it imports anywhere in its source (top level or inside functions),
+    subpackages' modules included (named by dotted path: "commands.setup")."""
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py") if module_name(p)}
     graph = {}
-    for path in PACKAGE.glob("*.py"):
+    for name, path in paths.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or "").startswith("mlpcli")):
-                parts = (node.module or "").split(".")
-                target = parts[0] if node.level == 1 else (parts[1] if len(parts) > 1 else "")
-                deps.update([target] if target else [a.name for a in node.names])  # `from . import x`
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("mlpcli")):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                module = (node.module or "").split(".")
+                target = base + (module if node.level else module[1:])
+                targets = [".".join(target)] + [".".join([*target, a.name]) for a in node.names]  # `from . import x`
+                deps.update(t for t in targets if t in paths)
             elif isinstance(node, ast.Import):
-                deps.update(a.name.split(".")[1] for a in node.names if a.name.startswith("mlpcli."))
-        graph[path.stem] = (deps & modules) - {path.stem}
+                deps.update(a.name.split(".", 1)[1] for a in node.names if a.name.startswith("mlpcli."))
+        graph[name] = (deps & paths.keys()) - {name}
     return graph
 
 
@@ -54,6 +64,7 @@ def test_find_cycle_finds_one():
 def test_the_graph_sees_function_level_imports():
     graph = import_graph()
     assert "checkpoint" in graph["model"] and "model" in graph["trainer"] and "plots" in graph["cli"]
+    assert {"cliutil", "commands.setup"} <= graph["cli"] and "starter" in graph["commands.setup"]
 
 
 def test_no_import_cycle_in_mlpcli():

@@ -48,8 +48,14 @@ def test_progress_fits_the_terminal(tmp_path, cols):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_ctrl_c_leaves_no_stale_bar(tmp_path):
-    script = ("import os, signal, sys, threading\n"
-              "threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+    # Ctrl-C once the first epoch is in metrics.csv, so the bar has been drawn however slow start-up is
+    metrics = tmp_path / "r" / "metrics.csv"
+    script = ("import os, signal, sys, threading, time\n"
+              "def interrupt():\n"
+              f"    while not (os.path.exists({str(metrics)!r}) and open({str(metrics)!r}).read().count(chr(10)) >= 2):\n"
+              "        time.sleep(0.05)\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "threading.Thread(target=interrupt, daemon=True).start()\n"
               "from mlpcli.cli import main\nsys.argv = ['mlp', *sys.argv[1:]]\nmain()\n")
     code, out = run_in_pty([sys.executable, "-c", script, "train", str(ROOT / "configs/regression.yaml"), "--out",
                             str(tmp_path / "r"), "--set", "training.epochs=1000", *SLOW], cols=80)

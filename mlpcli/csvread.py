@@ -29,7 +29,8 @@ DELIMITERS = ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "pipe"))
 _NOT_SPACE = re.compile(rb"\S")
 
 
-def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None) -> Table:
+def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
+              skip=()) -> Table:
     """A table from the bytes of a delimited text file with a header row.
 
     ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
@@ -60,7 +61,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
             raise DataError(f"{path}: only a header row (line 1), no data rows")
     check_names(names, path)
     _check_delimiter(names, path, delim)
-    wanted = set(names) if usecols is None else set(usecols)
+    wanted = (set(names) if usecols is None else set(usecols)) - set(skip)
     parser = ColumnParser(path, names, wanted, na_values, text)
     if quoted:
         parser.reserve(len(lines))
@@ -68,7 +69,9 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
                           if n in wanted}, 0, lines)
     else:
         _fast_blocks(data, len(data), nl + 1, names, delim, parser)
-    return parser.table(lines)
+    table = parser.table(lines)
+    table.skipped = tuple(n for n in names if n in skip)
+    return table
 
 
 # ---------------------------------------------------------------------------- header

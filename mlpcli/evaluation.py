@@ -171,7 +171,8 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     numeric = [n for n in pre.input_names if n not in text]
     # --keep columns are read as text, so they are written back as they are in the file ('0.0' stays '0.0');
     # one that is also a numeric input is read a second time, as text
-    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric])
+    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric],
+                       skip=[c for c in d.drop if c not in keep])  # dropped columns are not read, unless kept
     pre.check_columns(table)
     for name in keep:
         table.column(name)

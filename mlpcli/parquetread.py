@@ -8,14 +8,16 @@ from .errors import DataError, DependencyError
 from .tablecolumns import Column, Table, check_names
 
 
-def read_parquet(path, na_values, text, usecols) -> Table:
+def read_parquet(path, na_values, text, usecols, skip=()) -> Table:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DependencyError(f'{path}: reading .parquet needs pyarrow: python -m pip install -e ".[table]"') from None
     try:
-        t = pq.read_table(path, columns=list(usecols) if usecols is not None else None)
+        everything = pq.read_schema(path).names if skip else None  # skipped columns are not even read
+        columns = list(usecols) if usecols is not None else everything
+        t = pq.read_table(path, columns=[n for n in columns if n not in skip] if columns is not None else None)
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"{path}: not a readable Parquet file: {e}") from None
     names = list(t.column_names)
@@ -42,4 +44,4 @@ def read_parquet(path, na_values, text, usecols) -> Table:
         cats = [u for u in uniq.tolist() if u not in na]  # sorted, as np.unique returns them
         ids = np.array([-1 if u in na else cats.index(u) for u in uniq.tolist()], np.int32)
         cols[name] = Column(name, ids[inv.reshape(-1)], cats)
-    return Table(path, cols, t.num_rows)
+    return Table(path, cols, t.num_rows, skipped=tuple(n for n in everything or () if n in skip))

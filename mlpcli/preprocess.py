@@ -201,8 +201,8 @@ class TablePreprocessor:
 
 def input_columns(table: Table, target: list[str], features=None, drop=()) -> list[str]:
     """The input columns: ``features`` (default every column but the target and ``drop``)."""
-    for name in [*target, *(features or []), *drop]:
-        table.column(name)  # an unknown name is an error listing the columns
+    for name in [*target, *(features or []), *(n for n in drop if n not in table.skipped)]:
+        table.column(name)  # an unknown name is an error listing the columns (dropped ones were skipped unread)
     overlap = [n for n in (features or []) if n in target]
     if overlap:
         raise DataError(f"{table.path}: column {overlap[0]!r} is the target; it cannot also be a feature")

@@ -18,11 +18,13 @@ SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")
 __all__ = ["NA_VALUES", "SUFFIXES", "Column", "Table", "no_column", "parse_csv", "read_table"]
 
 
-def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None) -> Table:
+def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=()) -> Table:
     """The table in ``path``, its format chosen by suffix.
 
     ``text``: columns to read as text whatever they hold (default: those whose values are
-    mostly not numbers); ``usecols``: only these columns are converted (default: all).
+    mostly not numbers); ``usecols``: only these columns are converted (default: all);
+    ``skip``: columns never converted nor checked, if the file has them (``data.drop``: a
+    dropped column's contents do not matter); the table lists those it has in ``skipped``.
     """
     path = os.fspath(path)
     low = path.lower()
@@ -33,7 +35,7 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None) -> Table:
     if low.endswith(".parquet"):
         from .parquetread import read_parquet
 
-        return read_parquet(path, na_values, text, usecols)
+        return read_parquet(path, na_values, text, usecols, skip)
     if not low.endswith(SUFFIXES):
         raise DataError(f"{path}: not a table; expected one of {', '.join(SUFFIXES)}")
     if low.endswith(".gz"):
@@ -53,4 +55,4 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None) -> Table:
             got = f.readinto(data)
         del data[got:]
     delim = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
-    return parse_csv(data, path, delim, na_values, text, usecols)
+    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip)

@@ -48,6 +48,7 @@ class Table:
     columns: Mapping[str, Column]
     n_rows: int
     lines: np.ndarray | None = field(default=None, repr=False)  # file line of each row, when not row + 2
+    skipped: tuple = ()  # columns in the file that were not read (``read_table(skip=...)``: data.drop)
 
     def line(self, row: int) -> int:
         """The file line (1-based; the header is line 1) that holds data row ``row``."""
@@ -63,7 +64,7 @@ class Table:
         if rows is None:
             return self
         lines = (self.lines if self.lines is not None else np.arange(self.n_rows, dtype=np.int64) + 2)[rows]
-        return Table(self.path, _RowsOf(self.columns, rows), len(lines), lines)
+        return Table(self.path, _RowsOf(self.columns, rows), len(lines), lines, self.skipped)
 
 
 class _RowsOf(Mapping):

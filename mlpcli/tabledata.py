@@ -34,7 +34,7 @@ class TableParams(Params):
     test: AbsPath | None = Field(None, description="a test table (default: test_fraction of train)")
     target: str | list[str] | None = Field(None, description="the target column (a list: multi-output regression)")
     features: list[str] | None = Field(None, description="the input columns (default: every column but the target and drop)")
-    drop: list[str] = Field([], description="columns that are not inputs (identifiers)")
+    drop: list[str] = Field([], description="columns that are not inputs (identifiers); never read, whatever they hold")
     categorical: Literal["auto"] | list[str] = Field("auto", description="one-hot encoded columns; auto: the columns that hold text")
     missing: MissingConfig = Field(default_factory=MissingConfig, description="what a missing value becomes")
     na_values: list[str] = Field(list(NA_VALUES), description="the texts that mark a missing value (an empty field always does)")
@@ -87,8 +87,8 @@ def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
             text += fitted.target_names if not _numeric_classes(fitted.classes) else []
     else:
         text = list(d.categorical) if isinstance(d.categorical, list) else None
-    usecols = None if d.features is None else [*d.features, *target, *d.drop]
-    return read_table(path, na_values=d.na_values, text=text, usecols=usecols)
+    usecols = None if d.features is None else [*d.features, *target]
+    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop)
 
 
 def _numeric_classes(classes) -> bool:

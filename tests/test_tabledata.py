@@ -228,3 +228,30 @@ def test_init_writes_a_starter_for_a_table(customers, tmp_path):
     r = mlp("init", tmp_path / "e.yaml", "--data", customers, "--target", "bought")
     assert r.exit_code == 0 and "drop: ['Unnamed: 4']" in (tmp_path / "e.yaml").read_text(), r.stderr
 
+
+
+def test_dropped_columns_are_never_read(tmp_path):
+    """data.drop: a column whose contents would be refused (a nested Parquet column, junk in a mostly
+    numeric CSV column) is not read at all, in training, eval and predict; a misspelt drop still errors."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    tags = [{"a": int(i), "b": [1, 2]} for i in range(40)]  # a struct column: no table reader can encode it
+    pq.write_table(pa.table({"x": x, "tags": tags, "y": np.where(x > 0, "up", "down")}), tmp_path / "t.parquet")
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("x,code,y\n" + "".join(f"{v:.4f},{'x9' if i == 7 else i},{'up' if v > 0 else 'down'}\n"
+                                                for i, v in enumerate(x)))
+    for table, dropped in ((tmp_path / "t.parquet", "tags"), (csv_path, "code")):
+        cfg = table_config(tmp_path, f"train: {table}, target: y, drop: [{dropped}]", model="[auto, 3, auto]",
+                           loss="binary_cross_entropy", epochs=2)
+        out = tmp_path / f"run-{dropped}"
+        r = mlp("train", cfg, "--out", out, "--quiet")
+        assert r.exit_code == 0, r.stderr
+        assert mlp("eval", out, "--json").exit_code == 0
+        r = mlp("predict", out, table, "--json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["n_samples"] == 40, r.stderr
+        bad = table_config(tmp_path, f"train: {table}, target: y, drop: [{dropped}, X]", model="[auto, 3, auto]",
+                           loss="binary_cross_entropy", epochs=2)
+        r = mlp("train", bad, "--out", tmp_path / "bad", "--quiet")
+        assert r.exit_code == 2 and "no column 'X'" in r.stderr and "did you mean 'x'" in r.stderr, r.stderr

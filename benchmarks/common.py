@@ -63,6 +63,18 @@ def machine() -> dict:
     return info
 
 
+def mnist_arguments(doc: str, epochs: int, batch_sizes: str):
+    """The command line of an MNIST benchmark: --data, --epochs, --batch-sizes, --no-write."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", help="MNIST as .npy (mlp data mnist) or the official IDX files; default ../shared/datasets/mnist")
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--batch-sizes", default=batch_sizes)
+    ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/RESULTS.md")
+    return ap.parse_args()
+
+
 def median(xs):
     return statistics.median(xs)
 

@@ -209,7 +209,8 @@ class NullReporter(Callback):
 
 
 def builtin_callbacks(trainer) -> list:
-    """The callbacks a config asks for: early stopping, plateau, grad_tol, the BLAS's thread count, and
+    """The callbacks a config asks for: early stopping, plateau, grad_tol, diagnostics, the BLAS's thread
+    count, and
     with a run directory metrics.csv and checkpoints."""
     cfg, monitor, out = trainer.cfg, trainer.monitor, []
     t = cfg.training
@@ -220,6 +221,10 @@ def builtin_callbacks(trainer) -> list:
         out.append(trainer.sched.plateau)
     if t.grad_tol is not None:
         out.append(GradTol(t.grad_tol))
+    if t.diagnostics:
+        from .diagnostics import Diagnostics
+
+        out.append(Diagnostics())
     from .threads import thread_callback
 
     out.append(thread_callback(trainer))  # the BLAS's thread count: forced, or tuned to the free cores

@@ -329,10 +329,13 @@ def inspect(
     lines = [f"checkpoint {info['checkpoint']}", f"  network    {info['network']}", f"  parameters {info['n_params']:,}",
              f"  epoch      {info['epoch']} (step {info['step']}{', mid-epoch at batch ' + str(info['batch']) if info['batch'] else ''})",
              f"  task       {info['task_description']}"]
+    from .diagnostics import COLUMN, summary_lines
+
     for k, v in (info.get("metrics") or {}).items():
-        if k == "epoch":
+        if k == "epoch" or COLUMN.fullmatch(k):
             continue
         lines.append(f"  {k:10s} {v:.6g}" if isinstance(v, float) else f"  {k:10s} {v}")
+    lines += summary_lines(info["diagnostics"], info.get("metrics") or {})
     lines.append("  arrays     " + ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in info["arrays"].items()))
     lines.append("config:")
     lines.append("  " + yaml.safe_dump(info["config"], sort_keys=False).rstrip().replace("\n", "\n  "))

@@ -194,6 +194,7 @@ class TrainingConfig(Section):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when the monitored metric stops improving (true for the defaults).",
                                                        json_schema_extra=also({"type": "boolean"}))
     grad_tol: float | None = Field(None, gt=0, description="Stop when the full-batch gradient norm falls below this.")
+    diagnostics: bool = Field(True, description="Per layer and epoch: gradient norms, update ratios, dead and saturated units (README \"Diagnostics\").")
     threads: int | str = Field("auto", description="BLAS threads for training: an integer >= 1 (what --threads sets), or 'auto': "
                                "$MLPCLI_THREADS if set, else tuned to the free cores.")
 

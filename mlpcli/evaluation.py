@@ -265,8 +265,11 @@ def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):
 
 
 def describe_checkpoint(path) -> dict:
+    from .diagnostics import summary
+
     net = load_checkpoint(path)
     meta = net.meta
+    inactive = ((meta.get("callbacks") or {}).get("diagnostics") or {}).get("inactive", {})
     return {
         "checkpoint": os.path.abspath(net.path), "network": repr(net), "layers": net.layers,
         "activations": [repr(g) for g in net.activations], "loss": net.loss.name, "n_params": net.n_params,
@@ -275,5 +278,6 @@ def describe_checkpoint(path) -> dict:
         **{k: v for k, v in net.task.to_dict().items() if k != "kind"}, "metrics": meta.get("metrics") or {},
         "normalizer": (net.normalizer or {}).get("kind", "none"), "saved_at": meta.get("saved_at"),
         "mlpcli_version": meta.get("mlpcli_version"),
+        "diagnostics": summary(meta.get("metrics") or {}, net.layers, [g.name for g in net.activations], inactive),
         "arrays": {k: list(v.shape) for k, v in net.arrays.items()}, "config": net.config.to_dict(),
     }

@@ -1,6 +1,7 @@
 """``mlp plot``: what the notes draw, from a run directory.
 
 ``learning_curves.png`` (loss, accuracy or R^2, and the learning rate per epoch),
+``diagnostics.png`` (per layer: gradient norm, update ratio, dead or saturated units; README "Diagnostics"),
 ``weights.png`` (first-layer weights: image tiles for square-image inputs, else a heat map),
 ``confusion_matrix.png`` (classification), ``decision_boundary.png`` (2-D inputs, classification)
 and ``pred_vs_true.png`` (regression). Needs the ``plot`` extra (matplotlib).
@@ -101,6 +102,40 @@ def curves_figure(histories: dict):
         axes[2].set_ylim(0, 1.15 * lr.max())
         axes[2].yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     return fig
+
+
+DIAGNOSTIC_PANELS = ((r"grad_norm_W(\d+)", "gradient norm ||dL/dW_l|| on the probe batch", "log"),
+                     (r"update_ratio_W(\d+)", "update ratio ||ΔW_l|| / ||W_l|| (last step)", "log"),
+                     (r"(dead|saturated)_(\d+)", "fraction of dead (ReLU) / saturated units", "linear"))
+
+
+def diagnostics(history: list[dict], path) -> str | None:
+    """Per layer and epoch: ||dL/dW_l||, the update ratio and the fraction of dead (ReLU) or
+    saturated (sigmoid, tanh) units (README "Diagnostics"); None when the run has none."""
+    import re
+
+    from matplotlib.ticker import MaxNLocator
+
+    columns = list(dict.fromkeys(k for r in history for k in r))
+    if not any(re.fullmatch(DIAGNOSTIC_PANELS[0][0], k) for k in columns):
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    epochs = [int(r["epoch"]) for r in history]
+    for ax, (pattern, title, scale) in zip(axes, DIAGNOSTIC_PANELS, strict=True):
+        for k in columns:
+            if (m := re.fullmatch(pattern, k)) is not None:
+                layer = int(m.groups()[-1])
+                label = f"layer {layer}" + (f" {m.group(1)}" if len(m.groups()) > 1 else "")
+                ax.plot(epochs, _column(history, k), "--" if k.startswith("saturated") else "-", label=label,
+                        color=f"C{(layer - 1) % 10}")  # one colour per layer in every panel
+        ax.set(title=title, xlabel="epoch", yscale=scale)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    axes[2].set_ylim(-0.02, 1.02)
+    return _save(fig, path)
 
 
 def weight_tiles(W1, max_tiles: int = MAX_TILES):
@@ -234,6 +269,7 @@ def plot_run(run_dir, out=None) -> list[str]:
     history = read_metrics(metrics) if os.path.exists(metrics) else []
     if history:
         written.append(learning_curves(history, os.path.join(out, "learning_curves.png")))
+        written += [p for p in [diagnostics(history, os.path.join(out, "diagnostics.png"))] if p]
     net = load_checkpoint(ckpt)
     written.append(weights(net.params["W1"], os.path.join(out, "weights.png")))
     ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)

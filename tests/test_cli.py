@@ -36,7 +36,7 @@ def test_train_json_is_one_object_and_run_dir_complete(xor_run):
     assert summary["epochs_run"] == 300 and summary["run_dir"] == str(out)
     assert {"config.yaml", "metrics.csv", "last.npz", "best.npz"} <= set(os.listdir(out))
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "epoch,train_loss,train_acc,lr,seconds" and len(rows) == 301 and rows[1].startswith("1,")
+    assert rows[0].startswith("epoch,train_loss,train_acc,lr,seconds,grad_norm_W1,") and len(rows) == 301 and rows[1].startswith("1,")
     import mlpcli
 
     resolved = mlpcli.load_config(out / "config.yaml")  # the saved config is itself a valid config
@@ -278,7 +278,7 @@ def test_resume_continues_in_the_checkpoints_own_directory(tmp_path):
     assert len((tmp_path / "first" / "metrics.csv").read_text().splitlines()) == 5
 
 
-def test_summary_says_why_training_stopped_and_quiet_is_silent(tmp_path):
+def test_summary_says_why_training_stopped_and_quiet_keeps_only_warnings(tmp_path):
     args = ["train", ROOT / "configs/regression.yaml", "--set", "training.epochs=200", "--set", "data.n_samples=60",
             "--set", "data.validation_split=0.3", "--set", "optimizer.lr=0.5", "--set", "training.early_stopping={patience: 3}"]
     r = mlp(*args, "--out", tmp_path / "a")
@@ -290,6 +290,7 @@ def test_summary_says_why_training_stopped_and_quiet_is_silent(tmp_path):
     rows = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
     assert len(rows) == stop + 1
     r = mlp(*args, "--out", tmp_path / "b", "--quiet")
-    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
-    r = mlp(*args, "--out", tmp_path / "c", "--quiet", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout)["stop_reason"] == "early_stopping" and r.stderr == ""
+    assert r.exit_code == 0 and r.stdout == ""
+    assert r.stderr.startswith("mlp: warning: epoch 2: layer 1: 66% of its ReLU units are dead") and r.stderr.count("\n") == 1
+    r = mlp(*args, "--out", tmp_path / "c", "--quiet", "--json")  # lr 0.5 kills ReLUs: --quiet keeps that warning
+    assert r.exit_code == 0 and json.loads(r.stdout)["stop_reason"] == "early_stopping" and r.stderr.count("\n") == 1

@@ -40,8 +40,8 @@ def test_classification_2d_run_gets_curves_weights_confusion_and_boundary(xor_di
     r = runner.invoke(app, ["plot", str(xor_dir), "--out", str(tmp_path / "p")])
     assert r.exit_code == 0, r.stderr
     names = sorted(p.rsplit("/", 1)[1] for p in r.stdout.split())
-    assert names == ["confusion_matrix.png", "decision_boundary.png", "learning_curves.png", "weights.png"]
-    expected = {"learning_curves.png": (1200, 360), "confusion_matrix.png": (700, 600),
+    assert names == ["confusion_matrix.png", "decision_boundary.png", "diagnostics.png", "learning_curves.png", "weights.png"]
+    expected = {"learning_curves.png": (1200, 360), "diagnostics.png": (1300, 380), "confusion_matrix.png": (700, 600),
                 "decision_boundary.png": (600, 500), "weights.png": (800, 500)}
     for name, size in expected.items():
         w, h, std = png_info(tmp_path / "p" / name)
@@ -63,7 +63,8 @@ def test_regression_run_gets_pred_vs_true_and_r2_curves(tmp_path):
     from mlpcli.plots import plot_run
 
     paths = plot_run(d)
-    assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["learning_curves.png", "pred_vs_true.png", "weights.png"]
+    assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["diagnostics.png", "learning_curves.png", "pred_vs_true.png",
+                                                          "weights.png"]
     w, h, std = png_info(d / "plots" / "pred_vs_true.png")
     assert (w, h) == (1200, 400) and std > 0.02
 
@@ -125,7 +126,7 @@ def test_train_with_plot_flag(tmp_path):
     import json
 
     plots = json.loads(r.stdout)["plots"]
-    assert len(plots) == 4 and all((tmp_path / "r" / "plots").joinpath(p.rsplit("/", 1)[1]).exists() for p in plots)
+    assert len(plots) == 5 and all((tmp_path / "r" / "plots").joinpath(p.rsplit("/", 1)[1]).exists() for p in plots)
 
 
 @pytest.fixture
@@ -203,3 +204,19 @@ def test_decision_boundary_ticks_are_round(figures, tmp_path):
         assert len(ticks) <= 8 and np.allclose(steps, steps[0])
         assert any(np.isclose(steps[0] / 10.0 ** np.floor(np.log10(steps[0])), m) for m in (1, 2, 2.5, 5))
     assert np.allclose(bar.get_yticks(), [0, 0.25, 0.5, 0.75, 1])
+
+
+def test_diagnostics_figure_draws_each_layers_columns(figures, tmp_path):
+    from mlpcli.plots import diagnostics
+
+    rows = [{"epoch": e, "train_loss": 1.0, "lr": 0.1, "grad_norm_W1": [1e-5, 2e-5, 3e-5][e - 1], "grad_norm_W2": 0.1 * e,
+             "update_ratio_W1": 1e-3, "update_ratio_W2": 2e-3, "dead_1": 0.25 * e} for e in (1, 2, 3)]
+    assert diagnostics(rows, tmp_path / "d.png") == str(tmp_path / "d.png")
+    grad, update, inactive = figures[0].axes
+    assert [line.get_label() for line in grad.lines] == ["layer 1", "layer 2"]
+    assert list(grad.lines[0].get_ydata()) == [1e-5, 2e-5, 3e-5] and grad.get_yscale() == "log"
+    assert list(update.lines[1].get_ydata()) == [2e-3] * 3 and update.get_yscale() == "log"
+    assert [line.get_label() for line in inactive.lines] == ["layer 1 dead"]
+    assert list(inactive.lines[0].get_ydata()) == [0.25, 0.5, 0.75]
+    assert grad.lines[0].get_color() == inactive.lines[0].get_color()  # a layer keeps its colour
+    assert diagnostics([{"epoch": 1, "train_loss": 1.0, "lr": 0.1}], tmp_path / "none.png") is None

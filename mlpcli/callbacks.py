@@ -210,8 +210,7 @@ class NullReporter(Callback):
 
 def builtin_callbacks(trainer) -> list:
     """The callbacks a config asks for: early stopping, plateau, grad_tol, diagnostics, the BLAS's thread
-    count, and
-    with a run directory metrics.csv and checkpoints."""
+    count, with a run directory metrics.csv and checkpoints, and the loggers of ``output.log``."""
     cfg, monitor, out = trainer.cfg, trainer.monitor, []
     t = cfg.training
     if t.early_stopping:
@@ -232,5 +231,9 @@ def builtin_callbacks(trainer) -> list:
         out.append(MetricsCSV(trainer.run.path("metrics.csv")))
         c = cfg.checkpoint
         out.append(Checkpointing(trainer.run, c.every_seconds, c.every_epochs))
+    if cfg.output.log:
+        from .loggers import make_loggers
+
+        out += make_loggers(cfg.output.log, trainer)  # a missing extra fails here, before the run directory is touched
     return out
 

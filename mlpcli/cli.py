@@ -87,6 +87,7 @@ def train(
     json_out: bool = JSON_OUT,
     plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
     threads: int | None = typer.Option(None, "--threads", min=1, metavar="N", help="BLAS threads (as --set training.threads=N; default: follow the free cores)."),
+    log: list[str] = typer.Option([], "--log", metavar="tensorboard|mlflow", help="Log the run to TensorBoard or MLflow (repeatable; as --set output.log=[...]; needs its extra)."),
 ):
     """Train a network from a YAML config.
 
@@ -97,7 +98,12 @@ def train(
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
-    set_ = [*set_, *([f"training.threads={threads}"] if threads else [])]
+    if log:
+        from .loggers import LOGGERS
+
+        if unknown := [n for n in log if n not in LOGGERS]:
+            fail(f"--log: unknown logger {unknown[0]!r} (valid: {', '.join(LOGGERS)})")
+    set_ = [*set_, *([f"training.threads={threads}"] if threads else []), *([f"output.log=[{','.join(log)}]"] if log else [])]
     if resume is not None:
         from .resume import plan_resume
 

@@ -216,6 +216,7 @@ class TrainingConfig(Section):
 
 class OutputConfig(Section):
     dir: AbsPath | None = Field(None, description="Run directory (default runs/<config name>-<timestamp>).")
+    log: list[Literal["tensorboard", "mlflow"]] = Field([], description="Loggers (mlp train --log NAME): tensorboard, mlflow (README \"Loggers\").")
 
 
 class CheckpointConfig(Section):

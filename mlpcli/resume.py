@@ -63,6 +63,8 @@ def plan_resume(resume, config=None, overrides=(), epochs=None, more=None) -> Re
         if key in new.get("training", {}) or key in merged["training"]:
             merged["training"][key] = new.get("training", {}).get(key)
     merged["checkpoint"] = new.get("checkpoint", merged.get("checkpoint"))
+    if "log" in new.get("output", {}):  # the loggers (--log) may change too
+        merged.setdefault("output", {})["log"] = new["output"]["log"]
     merged = {k: v for k, v in merged.items() if v is not None}
     merged["training"] = {k: v for k, v in merged["training"].items() if v is not None}
     done, mid_epoch = int(meta.get("epoch", 0)), bool(meta.get("batch"))

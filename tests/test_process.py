@@ -95,6 +95,10 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_checkpoint(tmp_path):
         args = ["train", config(tmp_path, 100000), *SLOW, "--set", "data.n_samples=64", "--out", run, "--quiet"]
         args += ["--overwrite"] if i == 0 else ["--resume", run / "last.npz"]
         p = start(*args)
+        if i == 0:  # the resumes below need a first last.npz, however slow start-up is on a busy machine
+            deadline = time.monotonic() + 60
+            while not (run / "last.npz").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
         time.sleep(rng.uniform(0.9, 2.5))  # start-up is ~0.6 s: most kills land in the epoch/checkpoint loop
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)

@@ -133,27 +133,32 @@ class TablePreprocessor:
                     row = int(np.flatnonzero(~col.missing)[0])
                     raise DataError(f"{table.path}:{table.line(row)}: column {c['name']!r}: "
                                     f"{col.categories[col.values[row]]!r} is not a number, but the model was trained on numbers")
-                steps.append((j, col.values, c["fill"], dtype(c["shift"]), dtype(1.0 / c["scale"])))
+                steps.append((j, col.values, c["fill"], dtype(c["shift"]), dtype(1.0 / c["scale"]), c["name"]))
                 j += 1
             else:
                 codes, n_unseen = _codes_for(col, c["categories"], c["fill"])
                 if n_unseen:
                     unseen[c["name"]] = n_unseen
-                steps.append((j, codes, None, None, None))
+                steps.append((j, codes, None, None, None, c["name"]))
                 j += len(c["categories"])
         for r in range(0, table.n_rows, CHUNK_ROWS):
             Xc = X[r : r + CHUNK_ROWS]
-            for j, values, fill, shift, inv_scale in steps:
+            for j, values, fill, shift, inv_scale, name in steps:
                 part = values[r : r + CHUNK_ROWS]
                 if shift is None:  # one-hot: a 1 in the category's column (none for unseen or dropped)
                     rows = np.flatnonzero(part >= 0)
                     Xc.reshape(-1)[rows * X.shape[1] + (j + part[rows])] = 1
                     continue
-                v = part.astype(dtype)
-                if fill is not None:
-                    v[np.isnan(v)] = fill
-                v -= shift
-                v *= inv_scale
+                with np.errstate(over="ignore", invalid="ignore"):
+                    v = part.astype(dtype)
+                    if fill is not None:
+                        v[np.isnan(v)] = fill
+                    v -= shift
+                    v *= inv_scale
+                if not np.isfinite(v).all():  # 1e300 in a float32 network: inf, a silent prediction
+                    row = r + int(np.flatnonzero(~np.isfinite(v))[0])
+                    raise DataError(f"{table.path}:{table.line(row)}: column {name!r}: {values[row]:g} is too large "
+                                    f"for the network's {X.dtype.name} once standardised")
                 Xc[:, j] = v
         if unseen:
             warn(f"{table.path}: values not seen in training encode as all zeros: "

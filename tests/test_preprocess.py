@@ -115,3 +115,13 @@ def test_text_in_a_column_not_listed_as_categorical():
         fit(table(), categorical=[])
     with pytest.raises(DataError, match=r"no column 'nope' \(columns: age, city, income, label\)"):
         fit(table(), categorical=["nope"])
+
+
+def test_a_value_too_large_for_the_networks_precision_is_named_not_predicted():
+    """1e300 is a float64 but no float32: cast, it is inf, and a saturating network would still
+    give a finite (meaningless) prediction. In float64 the same value is fine."""
+    pre = fit(table())
+    new = table(b"age,city,income,label\n30,paris,100,yes\n1e300,paris,90,no\n")
+    with pytest.raises(DataError, match=r"t.csv:3: column 'age': 1e\+300 is too large for the network's float32"):
+        pre.transform(new, np.float32)
+    assert np.isfinite(pre.transform(new, np.float64)).all()

@@ -43,9 +43,8 @@ def final_checkpoint(run_dir: str, meta: dict) -> str:
 
 def summarize_run(run_dir) -> dict:
     from .data import load_data
-    from .dataset import target_units
     from .evaluation import data_config_for
-    from .model import evaluate
+    from .model import split_metrics
     from .runs import read_metrics
     from .trained import load_checkpoint
 
@@ -59,8 +58,7 @@ def summarize_run(run_dir) -> dict:
     metrics_csv = os.path.join(run_dir, "metrics.csv")
     history = read_metrics(metrics_csv) if os.path.isfile(metrics_csv) else meta.get("history") or []
     ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)
-    unscale = target_units(net.normalizer)  # as mlp eval: mse/rmse/mae in the target's units
-    metrics = {split: evaluate(net.model, s.X, s.y, net.task, unscale=unscale) for split, s in ds.splits().items()}
+    metrics = split_metrics(net.model, ds, net.task, net.normalizer)
     es = meta.get("early_stopping") or {}
     return {
         "run_dir": run_dir, "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),

@@ -73,21 +73,22 @@ class Diagnostics(Callback):
         self.Y = np.ascontiguousarray(trainer.Y[rows])
         self.before = [W.copy() for W in m.W]
 
+    def ensure_probe(self, trainer):
+        if self.before is None:  # epochs run without on_train_start (benchmarks, tests)
+            self.on_train_start(trainer)
+
     def keep_before(self, trainer):
         """Copy the weights when the next step is the epoch's last one."""
         if trainer.batch == trainer.n_batches - 1:
+            self.ensure_probe(trainer)
             for dst, W in zip(self.before, trainer.model.W, strict=True):
                 np.copyto(dst, W)
 
     def on_batch_end(self, trainer, loss):
-        if trainer.batch == trainer.n_batches - 1:
-            if self.before is None:  # epochs run without on_train_start (benchmarks, tests)
-                self.on_train_start(trainer)
-            self.keep_before(trainer)
+        self.keep_before(trainer)
 
     def on_epoch_end(self, trainer, row):
-        if self.before is None:
-            self.on_train_start(trainer)
+        self.ensure_probe(trainer)
         m, ws = trainer.model, trainer.model.workspace(len(self.X))
         m.train_step(self.X, self.Y, ws, 1.0)  # scale 1: dL/dp itself, in m.grads
         layers = range(1, len(m.W) + 1)

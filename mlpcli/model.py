@@ -24,6 +24,7 @@ import numpy as np
 
 from .activations import get_activation
 from .checkpoint import param_shapes
+from .dataset import target_units
 from .errors import ConfigError
 from .losses import get_loss, targets_for
 from .metrics import predicted_classes
@@ -282,6 +283,12 @@ def _flat_views(shapes, dtype):
         views.append(flat[off : off + n].reshape(s))
         off += n
     return flat, views
+
+
+def split_metrics(model, ds, task, normalizer) -> dict:
+    """evaluate() on each split of a Dataset, mse/rmse/mae in the target's own units (as mlp eval)."""
+    unscale = target_units(normalizer)
+    return {k: evaluate(model, s.X, s.y, task, unscale=unscale) for k, s in ds.splits().items()}
 
 
 def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None, unscale=None):

@@ -111,11 +111,14 @@ def key_suggestion(key, valid, section: str) -> str | None:
     return suggestion(key, valid, synonyms={})
 
 
-def check_name(kind: str, value, valid) -> str:
+def check_name(kind: str, value, valid, at: str | None = None) -> str:
+    """``value`` if it is one of ``valid``, else the error naming the valid ones (and the nearest);
+    ``at``: the key the error points to, below the field being validated."""
     if not isinstance(value, str) or value not in valid:
         hint = suggestion(value, valid) if isinstance(value, str) else None
         raise field_error("unknown_name", "{text}", text=unknown_name(kind, value, list(valid),
-                                                                      hint=f"; did you mean {hint!r}?" if hint else ""))
+                                                                      hint=f"; did you mean {hint!r}?" if hint else ""),
+                          **({"at": at} if at else {}))
     return value
 
 
@@ -233,12 +236,7 @@ def registry_section(base: type[NamedSection], description: str = "", instead: d
         for key, section in instead.items():
             if key in v:
                 return section.model_validate(v)
-        name = v.get("name", registry.default)
-        if not isinstance(name, str) or name not in registry:
-            hint = suggestion(name, list(registry)) if isinstance(name, str) else None
-            raise field_error("unknown_name", "{text}", text=unknown_name(registry.kind, name, list(registry),
-                                                                          hint=f"; did you mean {hint!r}?" if hint else ""),
-                              **({"at": "name"} if "name" in v else {}))
+        name = check_name(registry.kind, v.get("name", registry.default), list(registry), at="name" if "name" in v else None)
         own = registry.entry(name).defaults()
         foreign = {k for e in registry.entries() for k in e.defaults()} - set(own)
         for key in v:

@@ -22,11 +22,10 @@ import numpy as np
 from . import trainstate
 from .callbacks import CallbackList, NullReporter, builtin_callbacks  # noqa: F401 - NullReporter: the old API
 from .data import load_data
-from .dataset import target_units
 from .errors import ConfigError, DivergenceError, Interrupted
 from .losses import targets_for
 from .metrics import RunningMetrics
-from .model import MLP, evaluate
+from .model import MLP, evaluate, split_metrics
 from .monitor import Monitor
 from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
@@ -121,8 +120,7 @@ class Trainer:
             self.callbacks.on_train_end(self)  # early stopping restores the best weights here
             result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                                  self.run.dir if self.run else None, time.perf_counter() - t0)
-            unscale = target_units(self.data.normalizer)  # mse/rmse/mae in the target's units, as mlp eval
-            result.metrics = {k: evaluate(self.model, s.X, s.y, self.data.task, unscale=unscale) for k, s in self.data.splits().items()}
+            result.metrics = split_metrics(self.model, self.data, self.data.task, self.data.normalizer)
         finally:
             restore_threads()
         result.task = {"task": self.data.task.kind, "classes": self.data.classes}

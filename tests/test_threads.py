@@ -172,11 +172,16 @@ def test_at_most_caps_this_process_and_gives_the_count_back(monkeypatch):
 def test_small_steps_train_and_evaluate_on_one_thread_then_give_it_back(monkeypatch):
     """A second thread would only split the evaluations (of the validation split each epoch, of
     every split at the end) and then busy-wait on a core: a small network runs on one throughout."""
-    from mlpcli import trainer
+    from mlpcli import model, trainer
 
     monkeypatch.delenv(threads.ENV, raising=False)
     evaluated, evaluate = [], trainer.evaluate
-    monkeypatch.setattr(trainer, "evaluate", lambda *a, **k: evaluated.append(threads.blas().get()) or evaluate(*a, **k))
+    def recording(*a, **k):
+        evaluated.append(threads.blas().get())
+        return evaluate(*a, **k)
+
+    monkeypatch.setattr(trainer, "evaluate", recording)  # each epoch's val_ metrics
+    monkeypatch.setattr(model, "evaluate", recording)  # the final metrics (model.split_metrics)
     seen = SeenCounts()
     with threads.at_most(2):  # as on a 2-core machine, whatever this one has
         mlpcli.train(mlpcli.load_config(None, ["training.epochs=2", "data.validation_split=0.25"]), [seen])

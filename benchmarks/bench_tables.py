@@ -7,7 +7,9 @@ against scikit-learn's Pipeline + MLPClassifier.
   categorical, 2% of the fields empty) is loaded by ``mlpcli.data.load_data`` as ``mlp train``
   does (read, drop rows without a target, stratify-free 80/20 split, fit the preprocessing on the
   training rows, encode every split as float32), and read by ``pandas.read_csv`` (parsing only),
-  alternately in the same process; medians of ``--rounds``, and their ratio.
+  alternately in the same process; medians of ``--rounds``, and their ratio. Where pyarrow is
+  installed, ``pyarrow.csv.read_csv`` (parsing only, on all cores) is timed in the same rounds as a
+  second reference: what a compiled, multi-threaded parser reaches on the same machine.
 * Peak memory of the load, in a fresh process: peak RSS above the interpreter's baseline after
   imports, against the budget 2 x (float32 design matrices + file size).
 * Small table: wall time of whole processes, `mlp train configs/iris.yaml` (4-16-3 tanh, Adam,
@@ -126,18 +128,24 @@ def main():
         make_csv(path, args.rows)
     size = path.stat().st_size
     cfg = table_config(path)
-    ours, theirs, load_before = [], [], load_average()
+    try:
+        import pyarrow.csv as pa_csv
+    except ImportError:
+        pa_csv = None
+    readers = {"ours": lambda: load_data(cfg), "pandas": lambda: pandas.read_csv(path)}
+    if pa_csv is not None:
+        readers["pyarrow"] = lambda: pa_csv.read_csv(path)
+    times, load_before = {who: [] for who in readers}, load_average()
     for r in range(args.rounds):
-        for who in (("ours", "pandas") if r % 2 == 0 else ("pandas", "ours")):
+        order = list(readers)[r % len(readers):] + list(readers)[:r % len(readers)]
+        for who in order:
             t = time.perf_counter()
-            if who == "ours":
-                ds = load_data(cfg)
-            else:
-                df = pandas.read_csv(path)
-            (ours if who == "ours" else theirs).append(time.perf_counter() - t)
-            ds = df = None  # noqa: F841 - each round starts from nothing
-        print(f"round {r + 1}: mlpcli {ours[-1]:.2f} s, pandas.read_csv {theirs[-1]:.2f} s", flush=True)
-    t_ours, t_pd = median(ours), median(theirs)
+            result = readers[who]()
+            times[who].append(time.perf_counter() - t)
+            result = None  # noqa: F841 - each round starts from nothing
+        print(f"round {r + 1}: " + ", ".join(f"{who} {times[who][-1]:.2f} s" for who in readers), flush=True)
+    t_ours, t_pd = median(times["ours"]), median(times["pandas"])
+    t_pa = median(times["pyarrow"]) if pa_csv is not None else None
     bench_dir = str(Path(__file__).resolve().parent)
     mem = {who: json.loads(subprocess.run([sys.executable, "-c", LOAD_PROBE, str(path), bench_dir, who], capture_output=True,
                                           text=True, check=True, cwd=ROOT).stdout) for who in ("ours", "pandas")}
@@ -165,7 +173,9 @@ def main():
         "| | seconds | ratio |", "|---|---|---|",
         f"| `load_data` (read, split 80/20, fit imputation/scaling/one-hot on the training rows, encode as float32) | "
         f"{t_ours:.2f} | **{t_ours / t_pd:.2f}x** |",
-        f"| `pandas.read_csv` (parse only) | {t_pd:.2f} | 1 |", "",
+        f"| `pandas.read_csv` (parse only) | {t_pd:.2f} | 1 |",
+        *([f"| `pyarrow.csv.read_csv` (parse only, compiled, multi-threaded; reference) | {t_pa:.2f} | {t_pa / t_pd:.2f}x |"]
+          if t_pa is not None else []), "",
         f"Peak memory of the load (RSS above the interpreter's baseline, fresh process): **{mem['ours']['peak'] / 2**20:.0f} MiB** "
         f"against the budget 2 x (float32 design matrices {mem['ours']['design'] / 2**20:.0f} MiB + file {size / 2**20:.0f} MiB) "
         f"= {budget / 2**20:.0f} MiB; pandas.read_csv alone peaks at {mem['pandas']['peak'] / 2**20:.0f} MiB. "

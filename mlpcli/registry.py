@@ -52,6 +52,10 @@ class Entry:
             out[f.alias or k] = v.model_dump() if isinstance(v, BaseModel) else v
         return out
 
+    def param_names(self) -> tuple[str, ...]:
+        """The entry's parameters by config name, read from its model's fields (nothing validated)."""
+        return tuple(f.alias or k for k, f in self.params.model_fields.items())
+
 
 class Registry(Mapping):
     """name -> implementation (a read-only mapping), with each entry's parameter model in ``entry(name)``."""
@@ -60,6 +64,7 @@ class Registry(Mapping):
         self.kind, self.default = kind, default
         self._entries: dict[str, Entry] = {}
         self.version = 0  # bumped on every change: the sections built from the registry follow it
+        self._param_names: tuple[int, dict] = (-1, {})
 
     def register(self, name: str, impl, params: type[Params] = Params, description: str = "", *, whole=False) -> None:
         if name in self._entries:
@@ -76,6 +81,12 @@ class Registry(Mapping):
 
     def entries(self) -> list[Entry]:
         return list(self._entries.values())
+
+    def param_names(self) -> dict[str, tuple[str, ...]]:
+        """Each entry's parameter names (``Entry.param_names``), worked out once per version of the registry."""
+        if self._param_names[0] != self.version:
+            self._param_names = (self.version, {n: e.param_names() for n, e in self._entries.items()})
+        return self._param_names[1]
 
     def __getitem__(self, name):
         return self._entries[name].impl

@@ -237,8 +237,9 @@ def registry_section(base: type[NamedSection], description: str = "", instead: d
             if key in v:
                 return section.model_validate(v)
         name = check_name(registry.kind, v.get("name", registry.default), list(registry), at="name" if "name" in v else None)
-        own = registry.entry(name).defaults()
-        foreign = {k for e in registry.entries() for k in e.defaults()} - set(own)
+        keys = registry.param_names()
+        own = keys[name]
+        foreign = {k for entry_keys in keys.values() for k in entry_keys} - set(own)
         for key in v:
             if key in foreign:
                 raise field_error("not_a_parameter", "{key!r} is not a parameter of {name!r} (its parameters: {valid})",

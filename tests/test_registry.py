@@ -96,3 +96,20 @@ def test_defaults_are_written_once_in_the_parameter_models():
     assert cfg.model.init.params() == {"std": 0.01}
     assert load_config(None, ["schedule=exponential"]).schedule.params() == {"gamma": 0.95}
     assert cfg.data.n_samples == DATASETS.entry("regression").defaults()["n_samples"]
+
+
+def test_parameter_names_follow_the_registry():
+    """The names each entry takes are worked out once per registry version, so an entry registered
+    after a config was validated is known to the next validation, and forgotten once unregistered."""
+    assert SCHEDULES.param_names()["step"] == ("step_size", "gamma")
+    load_config(None, ["schedule=step"])
+    SCHEDULES.register("halving", halving, HalvingParams, "halve the rate every few epochs")
+    try:
+        assert SCHEDULES.param_names()["halving"] == ("every",)
+        with pytest.raises(mlpcli.ConfigError, match="'every' is not a parameter of 'step' .its parameters: step_size, gamma"):
+            load_config(None, ["schedule=step", "schedule.every=2"])
+    finally:
+        SCHEDULES.unregister("halving")
+    assert "halving" not in SCHEDULES.param_names()
+    with pytest.raises(mlpcli.ConfigError, match="unknown key 'every'"):
+        load_config(None, ["schedule=step", "schedule.every=2"])

@@ -19,6 +19,7 @@ from . import __version__
 from .clihelp import Typer, examples_epilog
 from .cliutil import CHECKPOINT, JSON_OUT, SET, command, emit_json, fail, gate_failed, require_finite
 from .commands import export, runs, setup, sweep
+from .loggers import LOGGERS
 
 
 class OneLineErrors(typer.core.TyperGroup):
@@ -70,6 +71,10 @@ def main_options(
 
 
 # ---------------------------------------------------------------------------- train
+LOG = typer.Option([], "--log", metavar="|".join(LOGGERS), help=f"Log the run to {' or '.join(LOGGERS)} (repeatable; "
+                   "as --set output.log=[...]; needs its extra).")
+
+
 @app.command(examples=["mlp train configs/xor.yaml",
                       "mlp train configs/mnist.yaml --set optimizer.lr=0.05 --out runs/lr005",
                       "mlp train configs/xor.yaml --json --quiet > summary.json",
@@ -87,7 +92,7 @@ def train(
     json_out: bool = JSON_OUT,
     plot: bool = typer.Option(False, "--plot", help="Write the plots into RUN_DIR/plots at the end (needs the plot extra)."),
     threads: int | None = typer.Option(None, "--threads", min=1, metavar="N", help="BLAS threads (as --set training.threads=N; default: follow the free cores)."),
-    log: list[str] = typer.Option([], "--log", metavar="tensorboard|mlflow", help="Log the run to TensorBoard or MLflow (repeatable; as --set output.log=[...]; needs its extra)."),
+    log: list[str] = LOG,
 ):
     """Train a network from a YAML config.
 
@@ -98,11 +103,8 @@ def train(
     from .signals import stop_on_signals
     from .trainer import train as run_training
 
-    if log:
-        from .loggers import LOGGERS
-
-        if unknown := [n for n in log if n not in LOGGERS]:
-            fail(f"--log: unknown logger {unknown[0]!r} (valid: {', '.join(LOGGERS)})")
+    if unknown := [n for n in log if n not in LOGGERS]:
+        fail(f"--log: unknown logger {unknown[0]!r} (valid: {', '.join(LOGGERS)})")
     set_ = [*set_, *([f"training.threads={threads}"] if threads else []), *([f"output.log=[{','.join(log)}]"] if log else [])]
     if resume is not None:
         from .resume import plan_resume

@@ -18,6 +18,7 @@ from .activations import ACTIVATIONS
 from .dataset import DATASETS
 from .errors import ConfigError
 from .initializers import INITIALIZERS
+from .loggers import LOGGERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -216,7 +217,7 @@ class TrainingConfig(Section):
 
 class OutputConfig(Section):
     dir: AbsPath | None = Field(None, description="Run directory (default runs/<config name>-<timestamp>).")
-    log: list[Literal["tensorboard", "mlflow"]] = Field([], description="Loggers (mlp train --log NAME): tensorboard, mlflow (README \"Loggers\").")
+    log: list[Literal[tuple(LOGGERS)]] = Field([], description=f"Loggers (mlp train --log NAME): {', '.join(LOGGERS)} (README \"Loggers\").")
 
 
 class CheckpointConfig(Section):

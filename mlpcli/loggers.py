@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import math
 
-from .errors import ConfigError, DependencyError
+from .errors import DependencyError
 
+# the one list of loggers: output.log's valid names and --log's help follow it
 LOGGERS = {"tensorboard": ("tblogger", "TensorBoardLogger"), "mlflow": ("mlflowlogger", "MLflowLogger")}
 
 
@@ -25,11 +26,10 @@ def require(module: str, extra: str):
 
 
 def make_loggers(names, trainer) -> list:
-    """The logger callbacks ``names`` asks for (each once), their packages imported now."""
+    """The logger callbacks ``names`` (``output.log``, validated against LOGGERS) asks for, each
+    once, their packages imported now."""
     out = []
     for name in dict.fromkeys(names):
-        if name not in LOGGERS:
-            raise ConfigError(f"output.log: unknown logger {name!r} (valid: {', '.join(LOGGERS)})")
         module, cls = LOGGERS[name]
         out.append(getattr(importlib.import_module(f".{module}", __package__), cls)(trainer))
     return out

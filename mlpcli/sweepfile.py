@@ -217,7 +217,8 @@ def config_for(base: dict, params: dict, source: str):
 
 
 def check_space(spec: SweepSpec, base: dict, base_source: str) -> None:
-    """Every value the space can take gives a valid config on its own (before any trial)."""
+    """Every value the space can take gives a valid config on its own, and the base config has the
+    split the metric is measured on (before any trial)."""
     for key, dist in spec.space.items():
         line = line_of(spec.node, ["space", key])
         where = f"{spec.source}:{line}" if line else spec.source
@@ -226,6 +227,13 @@ def check_space(spec: SweepSpec, base: dict, base_source: str) -> None:
                 config_for(base, {key: value}, base_source)
             except ConfigError as e:
                 raise ConfigError(f"{where}: space.{key}: {json.dumps(value)} gives an invalid config: {e}") from None
+    if spec.metric.startswith("val_") and "data.validation_split" not in spec.space \
+            and not config_for(base, {}, base_source).data.validation_split:
+        line = line_of(spec.node, ["metric"])
+        where = f"{spec.source}:{line}" if line else spec.source
+        what = f"metric: {spec.metric!r}" if line else f"metric (default {spec.metric!r})"
+        raise ConfigError(f"{where}: {what} is measured on the validation split, and {base_source} has "
+                          f"none: set data.validation_split (e.g. 0.2) there, or use a train_ metric")
 
 
 def absolute_paths(raw, resolved):

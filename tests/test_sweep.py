@@ -144,9 +144,11 @@ def test_exit_codes_as_train(files, tmp_path):
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "did you mean 'lr'" in r.stderr
     r = mlp("sweep", cfg, write_yaml(tmp_path / "m.yaml", "metric: val_loss\nspace:\n  l2: {uniform: [0, 0.1]}\n"),
             "--out", tmp_path / "m")
-    assert r.exit_code == 2 and "no 'val_loss'" in r.stderr and "data.validation_split" in r.stderr
-    r = mlp("sweep", cfg, diverge, "--out", tmp_path / "m")  # the sweep directory holds another sweep
-    assert r.exit_code == 2
+    assert r.exit_code == 2 and "measured on the validation split" in r.stderr and "data.validation_split" in r.stderr
+    assert not (tmp_path / "m").exists()  # refused before any trial: nothing written
+    other = write_yaml(tmp_path / "o.yaml", "metric: train_loss\nspace:\n  l2: {uniform: [0, 0.1]}\n")
+    r = mlp("sweep", cfg, other, "--out", tmp_path / "d")  # the sweep directory holds another sweep
+    assert r.exit_code == 2 and "holds a sweep of another" in r.stderr
 
 
 def test_an_rdb_storage_holds_the_study_and_a_rerun_names_it_again(files, tmp_path):

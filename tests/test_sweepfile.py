@@ -98,3 +98,16 @@ def test_relative_paths_of_the_base_become_absolute(tmp_path):
     resolved = mlpcli.config.validate(raw).to_dict()
     out = absolute_paths(raw, resolved)
     assert out["data"]["path"] == str(tmp_path / "data/mnist") and out["model"] == raw["model"]
+
+
+@pytest.mark.parametrize("metric_line, expected", [
+    ("metric: val_acc\n", "sweep.yaml:1: metric: 'val_acc' is measured on the validation split, and base.yaml has none"),
+    ("", "sweep.yaml: metric (default 'val_loss') is measured on the validation split"),
+])
+def test_a_val_metric_without_a_validation_split_is_refused_before_any_trial(tmp_path, metric_line, expected):
+    assert expected in error(tmp_path, metric_line + "space:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n")
+    with_val = {**BASE, "data": {"name": "xor", "validation_split": 0.25}}
+    check_space(sweep(tmp_path, metric_line + "space:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n"), with_val, "base.yaml")
+    searched = sweep(tmp_path, metric_line + "space:\n  data.validation_split: {choice: [0.25, 0.5]}\n")
+    check_space(searched, BASE, "base.yaml")  # the space gives every trial a validation split
+    check_space(sweep(tmp_path, "metric: train_loss\nspace:\n  optimizer.lr: {uniform: [0.01, 0.1]}\n"), BASE, "base.yaml")

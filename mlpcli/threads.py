@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
-import math
 import os
 import time
 
@@ -114,64 +113,60 @@ def idle_seconds() -> float | None:
 
 
 class ThreadTuner:
-    """Chooses the BLAS thread count while training runs, from the time of its steps.
+    """Chooses the BLAS thread count while training runs, by timing its steps at each count.
 
     Call :meth:`tick` once per training step (and :meth:`pause` before work that is not a
-    step). Steps are timed in windows of about ``window_seconds`` (sized in steps from the first
-    ones, and ended early when they take twice that); a window's time is its median step time. At the start every count from the most threads down to one is tried
-    for a window, and the fastest kept. Afterwards a *trial* of a neighbouring count runs
-    for one window:
+    step). Steps are timed in windows of ``window_seconds``; a window's figure is its *mean*
+    step time. Not the median: beside a competing process, most steps of a split GEMM finish
+    at full speed and every few steps one waits a whole scheduler time slice for the core it
+    shares, so the median step looks fast while the epoch takes three times as long.
 
-    * one thread fewer, when a window is ``slowdown`` times slower than the best window seen
-      at the current count (cores are being taken);
-    * one thread more, while below the most threads, when about half a core or more sat idle
-      during the last window (cores are free again), or else every so often.
+    A *probe* compares the count in use with a neighbour (one thread fewer or more): windows
+    alternate between the two, ``rounds`` of the neighbour's, so load that changes meanwhile
+    hits both alike. The neighbour is kept only if the median of its windows beats the median
+    of the others by ``margin``; one neighbour window ``reject`` times slower than those ends
+    the probe at once. Probes run
 
-    A trial's count is kept only if its window is faster by ``margin`` (a trial whose steps take
-    three times the old count's is stopped at once); each lost trial
-    doubles the wait before the next one in that direction (from ``recheck`` up to
-    ``max_recheck`` seconds; an idle core shortens the wait back to ``recheck``). On an idle
-    machine no trial runs after the first windows.
+    * at the start, after one warm-up window, and again at once while stepping down keeps winning;
+    * every ``recheck`` seconds of training, doubling after each probe that keeps the count up
+      to ``max_recheck`` (an idle machine: a probe of one thread fewer, less and less often);
+    * soon (``react`` seconds of training after the last probe at the earliest) when three windows
+      in a row are ``slowdown`` times slower than the count's usual (cores are being taken: one
+      thread fewer), or when about half a core sat idle through a window below the most threads
+      (cores are free again: one more).
     """
 
-    def __init__(self, control: BlasThreads, most: int, *, window_seconds=0.15, slowdown=1.25, margin=0.05,
-                 recheck=4.0, max_recheck=32.0, clock=time.perf_counter, idle=idle_seconds):
+    def __init__(self, control: BlasThreads, most: int, *, window_seconds=0.08, rounds=3, margin=0.05, reject=1.5,
+                 slowdown=1.3, react=1.0, recheck=3.0, max_recheck=30.0, clock=time.perf_counter, idle=idle_seconds):
         self.control, self.most = control, max(1, most)
-        self.window_seconds, self.slowdown, self.margin = window_seconds, slowdown, margin
-        self.recheck, self.max_recheck, self.clock, self.idle = recheck, max_recheck, clock, idle
+        self.window_seconds, self.rounds, self.margin, self.reject = window_seconds, rounds, margin, reject
+        self.slowdown, self.react, self.recheck, self.max_recheck = slowdown, react, recheck, max_recheck
+        self.clock, self.idle = clock, idle
         self.count = self.most
         self.control.set(self.count)
-        self.best: dict[int, float] = {}  # count -> fastest window (median step seconds) seen
-        self.times = np.empty(4)  # step seconds of the window so far: the first 4 size the windows
-        self.n, self.window_steps, self.elapsed = 0, 0, 0.0
-        self.last = None
-        self.calibrating = list(range(self.most - 1, 0, -1))  # counts still to try at the start
-        self.trial: tuple | None = None  # (count before the trial, its window time, at the start?)
-        self.wait = {-1: recheck, +1: recheck}  # seconds before the next trial, by direction
-        self.last_try = {-1: -math.inf, +1: -math.inf}
+        self.n, self.elapsed, self.last = 0, 0.0, None  # steps and seconds of the window so far
+        self.trained = 0.0  # seconds of steps timed so far: probes are scheduled on this clock
+        self.warmup = True  # the first window (cold caches, first touches of the buffers) is not compared
+        self.usual: float | None = None  # the count in use's usual window (its last probe's median, or faster since)
+        self.recent: list[float] = []  # the last windows outside probes, at most three
+        self.interval, self.next_probe, self.probe_end = recheck, 0.0, 0.0
+        self.direction = -1  # of the next scheduled probe
+        self.probe: tuple | None = None  # (count in use, neighbour, {count: window times}) while probing
         self.window_start = (None, None)  # (clock, idle seconds) when the window began
-        self.switches = 0
+        self.switches = self.probes = 0
 
     def tick(self) -> None:
         now = self.clock()
-        if self.last is not None:
-            dt = now - self.last
-            self.times[self.n] = dt  # into a preallocated buffer: training allocates nothing per step
-            self.n += 1
-            self.elapsed += dt
-        self.last = now
-        n = self.n
-        if not (n == len(self.times)
-                or (n >= 3 and self.elapsed >= 2 * self.window_seconds)  # steps became much slower than when sized
-                or (self.trial is not None and self.elapsed > 3 * n * self.trial[1])):  # a trial this slow cannot win
+        last, self.last = self.last, now
+        if last is None:
             return
-        t, self.n, self.elapsed = float(np.median(self.times[:n])), 0, 0.0
-        if self.window_steps:
+        self.n += 1
+        self.elapsed += now - last
+        if self.elapsed >= self.window_seconds:  # a step slower than a window is a window
+            t = self.elapsed / self.n
+            self.trained += self.elapsed
+            self.n, self.elapsed = 0, 0.0
             self._window(t, now)
-        else:  # the first steps: windows of about window_seconds
-            self.window_steps = max(8, min(2000, int(self.window_seconds / max(t, 1e-7))))
-            self.times = np.empty(self.window_steps)
-            self.window_start = (now, self.idle())
 
     def pause(self) -> None:
         """The next interval is not a step (evaluation, checkpoints between epochs): do not time it,
@@ -187,44 +182,55 @@ class ThreadTuner:
 
     def _window(self, t: float, now: float) -> None:
         idle = self._idle_cores(now)
-        self.best[self.count] = min(t, self.best.get(self.count, t))
-        if self.trial is not None:
-            t = self._end_trial(t, now)
-        if self.calibrating:
-            self._try(self.calibrating.pop(0), t, now, calibrating=True)
-        elif self.count > 1 and t > self.best[self.count] * self.slowdown and self._due(-1, now):
-            self._try(self.count - 1, t, now)
-        elif self.count < self.most and self._due(+1, now, idle_core=idle >= 0.5):
-            self._try(self.count + 1, t, now)
-
-    def _due(self, direction: int, now: float, idle_core=False) -> bool:
-        wait = min(self.wait[direction], self.recheck) if idle_core else self.wait[direction]
-        return now - self.last_try[direction] >= wait
-
-    def _try(self, n: int, t_now: float, now: float, calibrating=False) -> None:
-        self.trial = (self.count, t_now, calibrating)
-        if not calibrating:
-            self.last_try[1 if n > self.count else -1] = now
-        self._set(n)
-
-    def _end_trial(self, t: float, now: float) -> float:
-        """Keep the trial's count if it was faster; returns the window time of the count kept.
-        Trials after the start back off: a loss doubles the wait in its direction."""
-        prev, t_prev, calibrating = self.trial
-        self.trial = None
-        direction = 1 if self.count > prev else -1
-        won = t < t_prev * (1 - self.margin)
-        if calibrating:
-            self.last_try[+1] = now  # more threads were just measured: look again after the usual wait
-        elif won:
-            self.wait[direction] = 0.0  # it helped: the next step in that direction may help too
-            self.wait[-direction], self.last_try[-direction] = self.recheck, now
+        if self.warmup:
+            self.warmup = False
+        elif self.probe is not None:
+            self._probe_window(t)
         else:
-            self.wait[direction] = min(max(self.wait[direction], self.recheck / 2) * 2, self.max_recheck)
-        if won:
-            return t
-        self._set(prev)
-        return t_prev
+            self._watch(t, idle)
+
+    def _watch(self, t: float, idle: float) -> None:
+        """A window at the count in use, outside probes: start one when due."""
+        recent = self.recent = [*self.recent[-2:], t]
+        usual = self.usual = t if self.usual is None else min(self.usual, sorted(recent)[len(recent) // 2])
+        soon = self.probe_end + self.react
+        if len(recent) == 3 and min(recent) > usual * self.slowdown and self.count > 1:
+            self.next_probe, self.direction = min(self.next_probe, soon), -1
+        elif idle >= 0.5 and self.count < self.most:
+            self.next_probe, self.direction = min(self.next_probe, soon), +1
+        if self.trained >= self.next_probe:
+            step = self.direction if 1 <= self.count + self.direction <= self.most else -self.direction
+            if 1 <= self.count + step <= self.most:
+                self.probe = (self.count, self.count + step, {self.count: [t], self.count + step: []})
+                self.probes += 1
+                self._set(self.count + step)
+
+    def _probe_window(self, t: float) -> None:
+        home, other, times = self.probe
+        times[self.count].append(t)
+        if self.count == home:
+            self._set(other)
+            return
+        ours, theirs = float(np.median(times[home])), float(np.median(times[other]))
+        if t > self.reject * ours:  # far slower: this probe cannot win, stop paying for it
+            self._end_probe(home, ours)
+        elif len(times[other]) < self.rounds:
+            self._set(home)
+        else:
+            self._end_probe(other, theirs) if theirs < ours * (1 - self.margin) else self._end_probe(home, ours)
+
+    def _end_probe(self, keep: int, usual: float) -> None:
+        home, other, _ = self.probe
+        self.probe, self.usual, self.recent, self.probe_end = None, usual, [], self.trained
+        self._set(keep)
+        if keep == home:  # no better: look again later, less often each time
+            self.next_probe = self.trained + self.interval
+            self.interval = min(2 * self.interval, self.max_recheck)
+            return
+        self.interval, self.direction = self.recheck, other - home  # it helped: the next step that way may too, at once
+        onward = 1 <= keep + self.direction <= self.most
+        self.next_probe = self.trained + (0.0 if onward else self.recheck)
+        self.direction = self.direction if onward else -self.direction
 
     def _set(self, n: int) -> None:
         if n != self.count:

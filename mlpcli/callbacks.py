@@ -76,44 +76,39 @@ class MetricsCSV(Callback):
     order = 80
 
     def __init__(self, path):
-        self.path, self.columns, self.file, self.header_only = path, None, None, False
+        self.path, self.columns, self.file, self.has_rows = path, None, None, False
 
     def on_train_start(self, trainer):
-        if trainer.history:
-            self.rewrite(trainer.history)  # a resumed run keeps exactly the rows of its checkpoint
-        else:  # a new run: a header, widened in place by the first row (see on_epoch_end)
-            from .runs import metric_columns
-
-            self.columns = metric_columns([])
-            self.file = open(self.path, "w", newline="")  # noqa: SIM115 - appended to until the run ends
-            self.file.write(",".join(self.columns) + "\n")
-            self.file.flush()
-            self.header_only = True
+        self.has_rows = bool(trainer.history)  # a resumed run's file: its rows are kept until replaced whole
+        self.rewrite(trainer.history)  # a new run: the header, widened by the first row
 
     def on_epoch_end(self, trainer, row):
-        from .runs import csv_line, metric_columns, metrics_csv
+        from .runs import csv_line
 
-        if self.header_only:  # nothing but the header to lose: written again in place, no atomic rewrite
-            self.file.seek(0)
-            self.file.truncate()
-            self.columns = metric_columns(trainer.history)
-            self.file.write(metrics_csv(trainer.history, self.columns))
-            self.file.flush()
-            self.header_only = False
-        elif self.file is None or not row.keys() <= set(self.columns):
+        if self.file is None or not row.keys() <= set(self.columns):
             self.rewrite(trainer.history)
         else:
             self.file.write(csv_line(row, self.columns))
             self.file.flush()
+            self.has_rows = True
 
     def rewrite(self, history):
+        """The whole file for ``history``, with the columns its rows need: replaced atomically when
+        the file holds rows to lose, else written in place (a new run's header: no fsync)."""
         from .checkpoint import atomic_write_text
         from .runs import metric_columns, metrics_csv
 
         self.close()
         self.columns = metric_columns(history)
-        atomic_write_text(self.path, metrics_csv(history, self.columns))
-        self.file = open(self.path, "a", newline="")  # noqa: SIM115 - appended to until the run ends
+        text = metrics_csv(history, self.columns)
+        if self.has_rows:
+            atomic_write_text(self.path, text)
+            self.file = open(self.path, "a", newline="")  # noqa: SIM115 - appended to until the run ends
+        else:
+            self.file = open(self.path, "w", newline="")  # noqa: SIM115 - appended to until the run ends
+            self.file.write(text)
+            self.file.flush()
+        self.has_rows = bool(history)
 
     def close(self, *_):
         if self.file is not None:

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import mlpcli
-from mlpcli.callbacks import Callback, CallbackList, EarlyStopping, PlateauSchedule
+from mlpcli import checkpoint
+from mlpcli.callbacks import Callback, CallbackList, EarlyStopping, MetricsCSV, PlateauSchedule
 from mlpcli.checkpoint import read_checkpoint
-from mlpcli.runs import read_metrics
+from mlpcli.runs import metrics_csv, read_metrics
 from mlpcli.trainer import Trainer
 
 REG = ["data.name=regression", "data.function=linear", "data.n_samples=80", "model.layers=[3,8,1]",
@@ -179,3 +180,26 @@ def test_an_exception_in_a_callback_keeps_the_last_finished_epoch(tmp_path):
         mlpcli.train(cfg, callbacks=[Boom()], run_dir=tmp_path / "run")
     assert read_checkpoint(tmp_path / "run" / "last.npz")[1]["epoch"] == 2
     assert len(read_metrics(tmp_path / "run" / "metrics.csv")) == 2  # Boom (order 50) ran before metrics.csv's writer
+
+
+def test_metrics_csv_is_replaced_atomically_only_when_it_holds_rows(tmp_path, monkeypatch):
+    """A new run's header is widened in place (nothing to lose: no fsync); once the file holds rows,
+    a new column or a resume replaces it atomically. Either way the file is exactly the history."""
+    replaced, real = [], checkpoint.atomic_write_text
+    monkeypatch.setattr(checkpoint, "atomic_write_text", lambda p, text: (replaced.append(p), real(p, text)))
+    path, trainer = tmp_path / "metrics.csv", type("T", (), {"history": []})()
+    csv = MetricsCSV(path)
+    csv.on_train_start(trainer)
+    assert path.read_text() == "epoch,train_loss,lr,seconds\n"
+    rows = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.7, "lr": 0.1, "seconds": 0.25},  # widens the header
+            {"epoch": 2, "train_loss": 0.25, "val_loss": 0.5, "lr": 0.1, "seconds": 0.5},  # appended
+            {"epoch": 3, "train_loss": 0.125, "val_loss": 0.25, "lr": 0.1, "seconds": 0.75, "extra": 3}]  # a new column
+    for i, row in enumerate(rows):
+        trainer.history.append(row)
+        csv.on_epoch_end(trainer, row)
+        assert path.read_text() == metrics_csv(trainer.history) and len(replaced) == (i == 2)
+    csv.close()
+    resumed = MetricsCSV(path)  # a resume from the checkpoint of epoch 2
+    resumed.on_train_start(type("T", (), {"history": rows[:2]})())
+    resumed.close()
+    assert path.read_text() == metrics_csv(rows[:2]) and replaced == [path, path]

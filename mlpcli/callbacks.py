@@ -146,7 +146,7 @@ class Checkpointing(Callback):
         self.rows = [json.dumps(r, separators=(",", ":")).encode() for r in trainer.history]
         self.last = _Snapshot(trainer)
         with synced_together():
-            self.run.write_config(trainer.cfg)
+            self.run.write_config(trainer.config_dict)
             self.save(trainer)  # the starting state (initial or resumed): a last good checkpoint from the start
 
     def on_epoch_end(self, trainer, row):

@@ -174,10 +174,13 @@ class RunDir:
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
 
-    def write_config(self, cfg) -> None:
-        text = "# resolved config of this run (every default filled in; paths absolute)\n"
-        text += yaml.safe_dump(cfg.to_dict(), sort_keys=False)
-        atomic_write_text(self.path("config.yaml"), text)
+    def write_config(self, config: dict) -> None:
+        atomic_write_text(self.path("config.yaml"), config_yaml(config))
+
+
+def config_yaml(config: dict) -> str:
+    """A run's config.yaml: the resolved config (``Config.to_dict``) as YAML, under a comment saying so."""
+    return "# resolved config of this run (every default filled in; paths absolute)\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 COLUMN_ORDER = ("epoch", "train_loss", "train_acc", "train_mse", "train_r2", "val_loss", "val_acc", "val_mse", "val_r2",

@@ -42,10 +42,10 @@ class TensorBoardLogger(Callback):
         self.make_writer, self.writer = writer.EventFileWriter, None
 
     def on_train_start(self, trainer):
-        import yaml
+        from .runs import config_yaml
 
         self.writer = self.make_writer(trainer.run.path("tensorboard"), flush_secs=FLUSH_SECONDS)
-        text = "```yaml\n" + yaml.safe_dump(trainer.config_dict, sort_keys=False) + "```"
+        text = "```yaml\n" + config_yaml(trainer.config_dict) + "```"  # the run's config.yaml
         self.write(self.pb.Summary(value=[text_value("config", text)]), trainer.epoch)
 
     def on_epoch_end(self, trainer, row):
@@ -81,6 +81,7 @@ def histogram(W: np.ndarray):
     from tensorboard.compat.proto.summary_pb2 import HistogramProto
 
     w = np.asarray(W, dtype=np.float64).ravel()
-    counts, edges = np.histogram(w, bins=BINS)
-    return HistogramProto(min=float(w.min()), max=float(w.max()), num=float(w.size), sum=float(w.sum()),
-                          sum_squares=float(np.dot(w, w)), bucket_limit=edges[1:].tolist(), bucket=counts.tolist())
+    lo, hi = float(w.min()), float(w.max())
+    counts, edges = np.histogram(w, bins=BINS, range=(lo, hi))  # the range given: no second min/max pass
+    return HistogramProto(min=lo, max=hi, num=float(w.size), sum=float(w.sum()), sum_squares=float(np.dot(w, w)),
+                          bucket_limit=edges[1:].tolist(), bucket=counts.tolist())

@@ -1,5 +1,7 @@
 """--log tensorboard: the event files read back with TensorBoard's own reader."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -48,10 +50,11 @@ def test_a_weight_histogram_per_layer_and_epoch(logged):
 
 
 def test_the_resolved_config_as_text(logged):
-    _, events = logged
+    result, events = logged
     (event,) = events.Tensors("config/text_summary")
     text = event.tensor_proto.string_val[0].decode()
     assert "layers:" in text and "- 8" in text and "tensorboard" in text
+    assert text == "```yaml\n" + (Path(result.run_dir) / "config.yaml").read_text() + "```"  # the run's own file
 
 
 def test_tags_group_splits_and_diagnostics():

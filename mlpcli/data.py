@@ -227,7 +227,14 @@ def _finite_targets(y, name, source, dtype):
 
 
 def load_data(cfg, rng=None, normalizer: dict | None = None, task: Task | None = None) -> Dataset:
-    """Load, split, check and normalise the dataset ``cfg.data`` for the model ``cfg.model``.
+    """The dataset ``cfg.data`` for the model ``cfg.model``, loaded, split, checked and normalised
+    (``load_for_model``, whose config with the data's ends this returns without)."""
+    return load_for_model(cfg, rng, normalizer, task)[1]
+
+
+def load_for_model(cfg, rng=None, normalizer: dict | None = None, task: Task | None = None):
+    """(the config with the network's ends the data decides, the Dataset): ``cfg.data`` loaded,
+    split, checked and normalised for the model ``cfg.model``.
 
     The task is decided here, once, from the config and the training targets (task.py), and the
     normaliser fitted on the training split, unless they are given (a checkpoint's, at eval and
@@ -240,12 +247,11 @@ def load_data(cfg, rng=None, normalizer: dict | None = None, task: Task | None =
     rng = rng if rng is not None else streams(cfg.seed)["data"]
     entry = DATASETS.entry(d.name)
     if entry.whole:  # a dataset that splits and encodes itself (a table: tabledata.py), then checks its widths
-        ds = entry.impl(cfg, rng, normalizer)
+        ds = entry.impl(cfg, rng, normalizer, task)
         shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
-        for name in ("train", "val", "test"):
-            if getattr(ds, name) is not None:
-                check_fits_model(shaped, ds.task, getattr(ds, name).X, getattr(ds, name).y, ds.source, name)
-        return ds
+        for name, s in ds.splits().items():
+            check_fits_model(shaped, ds.task, s.X, s.y, ds.source, name, ds.feature_names)
+        return shaped, ds
     source = d.source()
     (Xtr, ytr), test = entry.impl(d, rng)
     Xtr, ytr = _check_split(np.asarray(Xtr) if not isinstance(Xtr, np.memmap) else Xtr, np.asarray(ytr), "train", source)
@@ -281,13 +287,18 @@ def load_data(cfg, rng=None, normalizer: dict | None = None, task: Task | None =
         ds.val = Split(prepare_inputs(Xtr, norm, dtype, val_rows, source, "validation inputs", lazy=False), ytr[val_rows])
     if test is not None:
         ds.test = Split(prepare_inputs(Xte, norm, dtype, None, test_source, "test inputs", lazy=False), np.array(yte))
-    return ds
+    return shaped, ds
 
 
-def check_fits_model(cfg, task: Task, X, y, source, name) -> None:
-    """The checks that need both data and model: input width, target kind and label range."""
+def check_fits_model(cfg, task: Task, X, y, source, name, features=None) -> None:
+    """The checks that need both data and model: input width, target kind and label range.
+    ``features``: the names of a table's encoded inputs, for the width's message."""
     layers, loss = cfg.model.layers, cfg.loss
     k = layers[-1]
+    if X.shape[1] != layers[0] and features is not None:
+        raise DataError(f"{source}: the table gives {len(features)} inputs ({', '.join(features[:8])}"
+                        f"{', ...' if len(features) > 8 else ''}: numeric columns and one per category) but "
+                        f"model.layers[0] is {layers[0]}")
     if X.shape[1] != layers[0]:
         raise DataError(f"{source}: {name} inputs have {X.shape[1]} features but model.layers[0] is {layers[0]}")
     integer = y.dtype.kind in "biu"

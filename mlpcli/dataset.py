@@ -29,6 +29,7 @@ class Dataset:
     task: Task | str = "classification"  # decided once (task.py); a kind alone is completed from the labels
     normalizer: dict = field(default_factory=lambda: {"kind": "none"})
     source: str = ""
+    feature_names: list[str] | None = None  # a table's encoded inputs by name (numeric columns, one per category)
 
     def __post_init__(self):
         if isinstance(self.task, str):
@@ -63,7 +64,7 @@ def target_units(normalizer: dict | None):
     target's own units, ``values * scale + shift`` (README "Tables": normalize_target), or None when
     they already are in them."""
     t = (normalizer or {}).get("target") if (normalizer or {}).get("kind") == "table" else None
-    if not t or t.get("task") != "regression":
+    if not t or "scale" not in t:  # a classifier's target has no units
         return None
     scale, shift = np.asarray(t["scale"], np.float64), np.asarray(t["shift"], np.float64)
     return lambda values: np.asarray(values, np.float64).reshape(len(values), -1) * scale + shift

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import load_config, validate
-from .data import check_finite, load_array, load_data, prepare_inputs
+from .data import check_finite, load_array, load_data, load_for_model, prepare_inputs
 from .dataset import target_units
 from .errors import DataError
 from .losses import targets_for
@@ -17,7 +17,7 @@ from .memory import check_allocation
 from .metrics import class_probabilities, classification_report, predicted_classes, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
-from .task import fit_config, needs_data
+from .task import needs_data
 from .trained import load_checkpoint
 from .yamlfile import apply_overrides
 
@@ -163,7 +163,7 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     per class, ``--keep`` columns carried through unchanged."""
     from .table import SUFFIXES, read_table
 
-    pre = TablePreprocessor(net.normalizer)
+    pre = TablePreprocessor(net.normalizer, net.task)
     if not str(path).lower().endswith(SUFFIXES):
         raise DataError(f"{path}: this model was trained on a table; give a table ({', '.join(SUFFIXES)})")
     d = net.config.data
@@ -247,16 +247,15 @@ def run_gradcheck(target, overrides, eps, use_data, samples, max_entries):
     if target is not None and (str(target).endswith(".npz") or os.path.isdir(target)):
         net = load_checkpoint(target)
         cfg = data_config_for(net, None, overrides)
-        norm = net.normalizer
+        norm, task = net.normalizer, net.task
     else:
-        cfg, norm = load_config(target, overrides), None
+        cfg, norm, task = load_config(target, overrides), None, None
         if needs_data(cfg):  # auto widths or the task's head: the data decides them
-            ds = load_data(cfg)
-            cfg = fit_config(cfg, ds.task, ds.train.X.shape[1])
+            cfg = load_for_model(cfg)[0]
         net = MLP.from_config(cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 0})}))
     check_allocation(samples * sum(net.layers) * 8 * 6, f"--samples {samples:,}: a batch of that many samples")
     if use_data:
-        ds = load_data(cfg, normalizer=norm)
+        ds = load_data(cfg, normalizer=norm, task=task)
         X = np.asarray(ds.train.X[:samples], dtype=np.float64)
         y = targets_for(ds.train.y[:samples], cfg.loss, net.layers[-1], np.float64)
     else:

@@ -222,7 +222,7 @@ class MLP:
     def predict(self, X):
         """Class labels for classification (argmax, or output > 0.5 for one output); outputs otherwise."""
         A = self.forward(X)
-        return predicted_classes(A) if self.task == "classification" else A
+        return predicted_classes(A) if self.task.classification else A
 
     # ------------------------------------------------------------------ backward
     def train_step(self, X, Y, ws, scale=1.0) -> float:
@@ -313,12 +313,12 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=
         if out is not None:
             out[i : i + len(Xc)] = A
         total += model.loss.fn(Z, A, targets_for(yc, model.loss.name, model.layers[-1], model.dtype)) * len(Xc)
-        if task == "classification":
+        if task.classification:
             cm += confusion_matrix(predicted_classes(A), true_classes(yc), k)
         else:
             outs.append(A.copy())
     loss = total / n + 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
-    if task != "classification":
+    if not task.classification:
         pair = (np.concatenate(outs), y) if unscale is None else (unscale(np.concatenate(outs)), unscale(y))
         return {"loss": loss, **regression_metrics(*pair), "n_samples": n}
     metrics = {"loss": loss, "accuracy": int(np.trace(cm)) / n, "n_samples": n}

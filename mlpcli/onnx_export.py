@@ -149,7 +149,7 @@ def _outputs(g, net, A, task, spec):
     from onnx import TensorProto, helper
 
     k = net.layers[-1]
-    if task == "regression":
+    if not task.classification:
         target = (spec or {}).get("target") or {}
         if "scale" in target:  # fitted on standardised targets: back to the original units
             A = g.op("Add", [g.op("Mul", [A, g.const("y_scale", target["scale"])]), g.const("y_shift", target["shift"])])
@@ -164,7 +164,7 @@ def _outputs(g, net, A, task, spec):
         g.op("Identity", [A], out="probabilities")
         index = g.op("ArgMax", [A], axis=1, keepdims=0)
         n_classes = k
-    classes = (spec or {}).get("target", {}).get("classes")
+    classes = list(task.classes) if spec is not None else None  # a table's class names; else the indices
     if classes:
         g.op("Gather", [g.const("classes", list(classes), object), index], out="label", axis=0)
         label = helper.make_tensor_value_info("label", TensorProto.STRING, ["N"])
@@ -191,18 +191,18 @@ def build_model(net):
         X, inputs, in_doc = _table_inputs(g, spec, list(dict.fromkeys(["", *map(str, na)])))  # "" is always missing
     else:
         X, inputs, in_doc = _array_inputs(g, net, norm)
-    task = net.task.kind  # decided in training, stored in the checkpoint (task.py)
+    task = net.task  # decided in training, stored in the checkpoint (task.py)
     outputs, out_doc = _outputs(g, net, _network(g, net, X), task, spec)
-    doc = f"mlpcli {__version__} MLP {net.layers} ({task}); {in_doc}; {out_doc}; opset {OPSET}"
+    doc = f"mlpcli {__version__} MLP {net.layers} ({task.kind}); {in_doc}; {out_doc}; opset {OPSET}"
     graph = helper.make_graph(g.nodes, "mlpcli", inputs, outputs, initializer=g.consts, doc_string=doc)
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("ai.onnx.ml", ML_OPSET)] if spec else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="mlpcli", producer_version=__version__,
                               doc_string=doc)
     model.ir_version = 8  # the IR version of opset 17: readable by onnxruntime >= 1.13
-    props = {"task": task, "layers": json.dumps(net.layers), "opset": str(OPSET),
+    props = {"task": task.kind, "layers": json.dumps(net.layers), "opset": str(OPSET),
              "activations": json.dumps([a.name for a in net.activations])}
     if spec is not None:
-        props["classes"] = json.dumps(spec["target"].get("classes"))
+        props["classes"] = json.dumps(list(task.classes) if task.classification else None)
     helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model

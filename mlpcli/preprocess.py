@@ -10,9 +10,12 @@ predict, the ONNX export and sweeps re-apply it with ``transform(table)``. Its l
 ``x`` replaced by ``fill`` (None: such rows are dropped) — or ``{"name", "type":
 "categorical", "categories", "fill"}`` — one 0/1 column per category, a missing value
 counted as ``fill`` (a category; None: dropped) and an unseen category as all zeros.
-``target``: ``{"names", "task", "classes"}`` for classification (the network's class
-``i`` is ``classes[i]``) or ``{"names", "task", "shift", "scale"}`` for regression
-(outputs are ``y * scale + shift`` in the original units).
+``target``: ``{"names"}`` for classification (the network's class ``i`` is the task's
+``classes[i]``) or ``{"names", "shift", "scale"}`` for regression (outputs are
+``y * scale + shift`` in the original units).
+
+The task itself (classification with its classes, or regression) is the checkpoint's
+(task.py), given to the preprocessor with its spec; it is not a part of the spec.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from .dataset import target_units
 from .errors import DataError
 from .table import Column, Table
-from .task import number_name
+from .task import Task, number_name
 
 MISSING_CATEGORY = "(missing)"
 CHUNK_ROWS = 8192  # rows of the design matrix filled together (a few hundred KiB)
@@ -37,12 +40,18 @@ def warn(message: str) -> None:
 class TablePreprocessor:
     """Fitted per-column encoding of a table; see the module docstring for its JSON layout."""
 
-    def __init__(self, spec: dict):
-        self.spec = spec
+    def __init__(self, spec: dict, task: Task | None = None):
+        self.spec, self._task = spec, task  # the task: for the targets only (encode_target, decode)
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            raise ValueError("the targets need the model's task: TablePreprocessor(spec, run.task)")
+        return self._task
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, table: Table, target: list[str], task: str, classes, *, features=None, drop=(),
+    def fit(cls, table: Table, target: list[str], task: Task, *, features=None, drop=(),
             categorical="auto", missing=None, normalize="standard", scale=255.0, normalize_target=True) -> TablePreprocessor:
         missing = {"numeric": "mean", "categorical": "most_frequent", **(missing or {})}
         names = input_columns(table, target, features, drop)
@@ -60,15 +69,15 @@ class TablePreprocessor:
                                 f"({col.categories[col.values[row]]!r}); list it in data.categorical")
             columns.append(_fit_numeric(col, missing["numeric"], normalize, scale) if col.numeric
                            else _fit_categorical(col, missing["categorical"]))
-        spec = {"kind": "table", "columns": columns, "target": _fit_target(table, target, task, classes, normalize_target)}
-        return cls(spec)
+        spec = {"kind": "table", "columns": columns, "target": _fit_target(table, target, task, normalize_target)}
+        return cls(spec, task)
 
     def to_dict(self) -> dict:
         return self.spec
 
     @classmethod
-    def from_dict(cls, spec: dict) -> TablePreprocessor:
-        return cls(spec)
+    def from_dict(cls, spec: dict, task: Task | None = None) -> TablePreprocessor:
+        return cls(spec, task)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -90,14 +99,6 @@ class TablePreprocessor:
     @property
     def width(self) -> int:
         return len(self.feature_names)
-
-    @property
-    def task(self) -> str:
-        return self.spec["target"]["task"]
-
-    @property
-    def classes(self) -> list[str] | None:
-        return self.spec["target"].get("classes")
 
     @property
     def target_names(self) -> list[str]:
@@ -167,11 +168,11 @@ class TablePreprocessor:
 
     def encode_target(self, table: Table) -> np.ndarray:
         """Targets for the loss: class indices (intp), or the (scaled) values of regression."""
-        t = self.spec["target"]
-        if t["task"] == "classification":
+        t, classes = self.spec["target"], self.task.classes
+        if self.task.classification:
             col = table.column(t["names"][0])
             names = col.categories if not col.numeric else [number_name(v, col.integer) for v in col.values]
-            lookup = {c: i for i, c in enumerate(t["classes"])}
+            lookup = {c: i for i, c in enumerate(classes)}
             if not col.numeric:
                 ids = np.array([lookup.get(c, -1) for c in col.categories], np.intp)
                 y = ids[col.values]
@@ -181,7 +182,7 @@ class TablePreprocessor:
                 row = int(np.flatnonzero(y < 0)[0])
                 value = names[col.values[row]] if not col.numeric else names[row]
                 raise DataError(f"{table.path}:{table.line(row)}: target {t['names'][0]!r}: class {value!r} was not in "
-                                f"the training data (classes: {', '.join(t['classes'])})")
+                                f"the training data (classes: {', '.join(classes)})")
             return y
         cols = [table.column(n) for n in t["names"]]
         for c in cols:
@@ -193,11 +194,10 @@ class TablePreprocessor:
 
     def decode(self, outputs: np.ndarray) -> np.ndarray:
         """Network outputs as the target in its own terms: class names, or values in original units."""
-        t = self.spec["target"]
-        if t["task"] == "classification":
+        if self.task.classification:
             from .metrics import predicted_classes
 
-            return np.asarray(t["classes"], dtype=object)[predicted_classes(outputs)]
+            return np.asarray(self.task.classes, dtype=object)[predicted_classes(outputs)]
         return self.original_units(outputs)
 
     def original_units(self, values: np.ndarray) -> np.ndarray:
@@ -243,16 +243,16 @@ def _fit_categorical(col: Column, policy: str) -> dict:
     return {"name": col.name, "type": "categorical", "categories": cats, "fill": None}
 
 
-def _fit_target(table: Table, target: list[str], task: str, classes, normalize_target: bool) -> dict:
-    if task == "classification":
-        return {"names": list(target), "task": task, "classes": list(classes)}
+def _fit_target(table: Table, target: list[str], task: Task, normalize_target: bool) -> dict:
+    if task.classification:
+        return {"names": list(target)}
     Y = np.stack([table.columns[n].values for n in target], axis=1)
     if normalize_target:
         shift, scale = Y.mean(0), Y.std(0)
         scale[scale < 1e-12] = 1.0
     else:
         shift, scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
-    return {"names": list(target), "task": task, "shift": shift.tolist(), "scale": scale.tolist()}
+    return {"names": list(target), "shift": shift.tolist(), "scale": scale.tolist()}
 
 
 def _codes_for(col: Column, cats: list[str], fill) -> tuple[np.ndarray, int]:

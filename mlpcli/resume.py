@@ -44,7 +44,7 @@ def plan_resume(resume, config=None, overrides=(), epochs=None, more=None) -> Re
     saved = meta["config"]
     if config is not None:
         layers = saved["model"]["layers"]  # the run's widths and head, where the new config leaves them to the data
-        new = fit_config(load_config(config, overrides), from_meta(meta.get("task"), layers[-1]), layers[0]).to_dict()
+        new = fit_config(load_config(config, overrides), from_meta(meta, layers[-1]), layers[0]).to_dict()
         source = str(config)
     else:
         new = apply_overrides(copy.deepcopy(saved), list(overrides))

@@ -195,11 +195,11 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"the network has layers {self._layers}; these data and parameters need {cfg.model.layers}")
         task = of_arrays(y, cfg.loss, cfg.model.layers[-1])  # the one rule (task.py): class labels for a classifier's loss
         X = np.ascontiguousarray(X, dtype=cfg.training.dtype)
-        if task == "regression":
+        if not task.classification:
             y = np.ascontiguousarray(y, dtype=cfg.training.dtype)
         train, val = (X, y), None
         if self.early_stopping and not incremental:
-            strat = y if task == "classification" else None
+            strat = y if task.classification else None
             Xt, Xv, yt, yv = train_test_split(X, y, test_size=self.validation_fraction, random_state=cfg.seed, stratify=strat)
             train, val = (Xt, yt), Split(Xv, yv)
         ds = Dataset(train=Split(*train), val=val, task=task, source=type(self).__name__)
@@ -230,7 +230,7 @@ class _MLPBase(BaseEstimator):
         self.loss_curve_ = ([] if fresh else list(self.loss_curve_)) + [r["train_loss"] for r in rows]
         self.n_iter_ = (0 if fresh else self.n_iter_) + len(rows)
         if val is not None:
-            key = "val_acc" if task == "classification" else "val_loss"
+            key = "val_acc" if task.classification else "val_loss"
             self.validation_scores_ = [r[key] for r in result.history]
             self.best_validation_score_ = trainer.monitor.best
         else:

@@ -165,9 +165,8 @@ def _numbers_the_rows(name: str, col, n_rows: int) -> bool:
 def table_starter(path: str, target: str | None) -> str:
     """A starter for the user's own table: its columns listed, the categorical ones detected, the
     task decided, and the network's ends sized by the encoded data."""
-    from .data import load_data
+    from .data import load_for_model
     from .table import read_table
-    from .task import fit_config
 
     table = read_table(path)
     if target is None:
@@ -186,8 +185,7 @@ def table_starter(path: str, target: str | None) -> str:
               "training": {"epochs": 100, "batch_size": 32,
                            **({"early_stopping": {"patience": 10}} if data["validation_split"] else {})}}
     cfg = validate(preset, f"starter {path}")
-    ds = load_data(cfg)  # the task decided and the inputs encoded as training will
-    shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
+    shaped, ds = load_for_model(cfg)  # the task decided and the inputs encoded as training will
     width, k = shaped.model.layers[0], shaped.model.layers[-1]
     d = cfg.to_dict()
     d["data"]["train"] = path  # as the user gave it, relative to where training runs

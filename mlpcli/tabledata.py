@@ -19,7 +19,7 @@ from .preprocess import TablePreprocessor, warn
 from .registry import Params
 from .sections import AbsPath, Section, field_error
 from .table import NA_VALUES, Table, read_table
-from .task import Task, classes_task, fit_config, of_column
+from .task import Task, of_column
 
 
 class MissingConfig(Section):
@@ -83,8 +83,8 @@ def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
     target = targets_of(d)
     if fitted is not None:
         text = [c["name"] for c in fitted.spec["columns"] if c["type"] == "categorical"]
-        if fitted.task == "classification":
-            text += fitted.target_names if not _numeric_classes(fitted.classes) else []
+        if fitted.task.classification:
+            text += fitted.target_names if not _numeric_classes(fitted.task.classes) else []
     else:
         text = list(d.categorical) if isinstance(d.categorical, list) else None
     usecols = None if d.features is None else [*d.features, *target]
@@ -132,19 +132,20 @@ def split_rows(n: int, fraction: float, labels, rng, what: str, path: str):
     return held, keep
 
 
-def class_labels(table: Table, target: list[str], task: str):
+def class_labels(table: Table, target: list[str], task: Task):
     """Integer labels to stratify by (None for regression)."""
-    if task != "classification":
+    if not task.classification:
         return None
     col = table.column(target[0])
     return np.unique(col.values, return_inverse=True)[1].reshape(-1)
 
 
-def load_table(cfg, rng, fitted: dict | None = None):
-    """The Dataset of a ``table`` config; ``fitted``: a checkpoint's preprocessing, re-applied."""
+def load_table(cfg, rng, fitted: dict | None = None, task: Task | None = None):
+    """The Dataset of a ``table`` config; ``fitted`` and ``task``: a checkpoint's preprocessing and
+    task, re-applied (else decided from the training rows)."""
     d = cfg.data
     target = targets_of(d)
-    pre = TablePreprocessor.from_dict(fitted) if fitted is not None else None
+    pre = TablePreprocessor.from_dict(fitted, task) if fitted is not None else None
     path = d.train
     train = without_missing_target(read_for(d, path, pre), target)
     for name in target:
@@ -156,8 +157,6 @@ def load_table(cfg, rng, fitted: dict | None = None):
         _check_loss(cfg, task, path)
     else:  # another table than the model's: name its missing column before the split can fail on it
         pre.check_columns(train, with_target=True)
-        task = classes_task(pre.classes) if pre.task == "classification" else Task("regression", n_targets=len(target))
-    classes = list(task.classes) if task.classification else None
     labels = class_labels(train, target, task)
     test = None
     if d.test is not None:
@@ -171,7 +170,7 @@ def load_table(cfg, rng, fitted: dict | None = None):
         held, keep = split_rows(train.n_rows, d.validation_split, labels, rng, "data.validation_split", path)
         val, train = train.rows(held), train.rows(keep)
     if pre is None:
-        pre = TablePreprocessor.fit(train, target, task.kind, classes, features=d.features, drop=d.drop,
+        pre = TablePreprocessor.fit(train, target, task, features=d.features, drop=d.drop,
                                     categorical=d.categorical, missing=d.missing.model_dump(), normalize=d.normalize,
                                     scale=d.scale, normalize_target=d.normalize_target)
     dtype = np.dtype(cfg.training.dtype)
@@ -181,16 +180,7 @@ def load_table(cfg, rng, fitted: dict | None = None):
             t = _complete(pre, t)
             splits[name] = Split(pre.transform(t, dtype), pre.encode_target(t))
     return Dataset(train=splits["train"], val=splits.get("val"), test=splits.get("test"), task=task,
-                   normalizer=pre.to_dict(), source=path)
-
-
-def check_width(ds, cfg) -> None:
-    """The encoded inputs must be as wide as the model's first layer."""
-    pre = TablePreprocessor(ds.normalizer)
-    if pre.width != cfg.model.layers[0]:
-        names = pre.feature_names
-        raise DataError(f"{ds.source}: the table gives {pre.width} inputs ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}: "
-                        f"numeric columns and one per category) but model.layers[0] is {cfg.model.layers[0]}")
+                   normalizer=pre.to_dict(), source=path, feature_names=pre.feature_names)
 
 
 def _complete(pre: TablePreprocessor, table: Table) -> Table:
@@ -210,22 +200,15 @@ def _check_loss(cfg, task: Task, path: str) -> None:
     loss, classes = cfg.loss, task.classes
     if loss is None:  # the task's head (task.fit_config)
         return
-    if task == "regression" and loss != "squared_error":
+    if not task.classification and loss != "squared_error":
         raise DataError(f"{path}: target {cfg.data.target!r} is regression (numbers), but loss is {loss}; "
                         f"set loss: squared_error (or data.task: classification)")
-    if task == "classification" and loss == "squared_error":
+    if task.classification and loss == "squared_error":
         raise DataError(f"{path}: target {cfg.data.target!r} is classification ({len(classes)} classes), but loss is "
                         f"squared_error; set loss: cross_entropy")
-    if task == "classification" and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] not in (len(classes), "auto"):
+    if task.classification and len(classes) > 2 and loss == "binary_cross_entropy" and cfg.model.layers[-1] not in (len(classes), "auto"):
         raise DataError(f"{path}: target {cfg.data.target!r} has {len(classes)} classes; set loss: cross_entropy with "
                         f"model.layers ending in {len(classes)}")
 
 
-def load_checked(cfg, rng, fitted: dict | None = None):
-    """The table's Dataset, its encoded width checked against the model's first layer."""
-    ds = load_table(cfg, rng, fitted)
-    check_width(ds, fit_config(cfg, ds.task, ds.train.X.shape[1]))
-    return ds
-
-
-DATASETS.register("table", load_checked, TableParams, "your table: CSV, TSV, .csv.gz or Parquet, one row per sample", whole=True)
+DATASETS.register("table", load_table, TableParams, "your table: CSV, TSV, .csv.gz or Parquet, one row per sample", whole=True)

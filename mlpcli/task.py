@@ -31,7 +31,7 @@ CLASS_LOSSES = ("cross_entropy", "binary_cross_entropy")
 AUTO = "auto"  # a width of model.layers the data decides
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Task:
     kind: str  # "classification" or "regression"
     classes: tuple = ()  # classification: the class names, in label order
@@ -67,19 +67,6 @@ class Task:
     @classmethod
     def from_dict(cls, d: dict) -> Task:
         return cls(d["kind"], tuple(str(c) for c in d.get("classes") or ()), int(d.get("n_targets") or 1))
-
-    def __eq__(self, other):  # a task compares equal to its kind's name: task == "classification"
-        if isinstance(other, str):
-            return self.kind == other
-        if isinstance(other, Task):
-            return (self.kind, self.classes, self.n_targets) == (other.kind, other.classes, other.n_targets)
-        return NotImplemented
-
-    def __hash__(self):
-        return hash((self.kind, self.classes, self.n_targets))
-
-    def __str__(self):
-        return self.kind
 
 
 def classes_task(classes) -> Task:
@@ -158,17 +145,23 @@ def of_network(loss: str, output: str, n_outputs: int) -> Task:
     return Task("regression", n_targets=n_outputs)
 
 
-def from_meta(value, n_outputs: int) -> Task:
-    """The task stored in a checkpoint's meta; a checkpoint written before tasks had classes
-    stored only the kind (its classes are then the output units' numbers)."""
+def from_meta(meta: dict, n_outputs: int) -> Task:
+    """The task stored in a checkpoint's meta (``meta["task"]``, ``Task.to_dict``). Earlier versions
+    stored only the kind (or nothing: classification), and kept a table's class names in its
+    preprocessing (``meta["normalizer"]["target"]``); without those, the classes are the output
+    units' numbers."""
+    value = meta.get("task")
     if isinstance(value, dict):
         task = Task.from_dict(value)
-        if not task.fits(n_outputs):
-            raise ValueError(f"{task.describe()} does not fit the network's {n_outputs} output(s)")
-        return task
-    if value == "regression":
-        return Task("regression", n_targets=n_outputs)
-    return classes_task(range(max(2, n_outputs)))
+    else:
+        old = (meta.get("normalizer") or {}).get("target") or {}
+        if (value or old.get("task")) == "regression":
+            task = Task("regression", n_targets=n_outputs)
+        else:
+            task = classes_task(old.get("classes") or range(max(2, n_outputs)))
+    if not task.fits(n_outputs):
+        raise ValueError(f"{task.describe()} does not fit the network's {n_outputs} output(s)")
+    return task
 
 
 def needs_data(cfg) -> bool:

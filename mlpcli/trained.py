@@ -53,7 +53,7 @@ def load_checkpoint(path) -> TrainedRun:
     arrays, meta, cfg = read_checkpoint(path)
     m = cfg.model
     try:
-        task = from_meta(meta.get("task"), m.layers[-1])
+        task = from_meta(meta, m.layers[-1])
     except ValueError as e:
         raise CheckpointError(f"{path}: meta.task: {e}") from None
     net = MLP(m.layers, m.all_activations(), cfg.loss, bias=m.bias, dtype=cfg.training.dtype, l2=cfg.l2)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import trainstate
 from .callbacks import CallbackList, NullReporter, builtin_callbacks  # noqa: F401 - NullReporter: the old API
-from .data import load_data
+from .data import load_for_model
 from .errors import ConfigError, DivergenceError, Interrupted
 from .losses import targets_for
 from .metrics import RunningMetrics
@@ -63,8 +63,11 @@ class Trainer:
     def __init__(self, cfg, *, data=None, run=None, callbacks=(), stop=None):
         self.cfg, self.run, self.stop = cfg, run, stop or StopFlag()
         rngs = streams(cfg.seed)
-        self.data = data if data is not None else load_data(cfg, rngs["data"])
-        self.cfg = cfg = fit_config(cfg, self.data.task, self.data.train.X.shape[1])  # auto widths and head (task.py)
+        if data is None:  # loaded and checked for the network, whose auto widths and head the data decides (task.py)
+            cfg, data = load_for_model(cfg, rngs["data"])
+        else:  # a Dataset given (the scikit-learn wrapper): the network's ends fitted to it
+            cfg = fit_config(cfg, data.task, data.train.X.shape[1])
+        self.cfg, self.data = cfg, data
         self.model = m = MLP.from_config(cfg, rngs["init"])
         m.task = self.data.task  # result.model.predict speaks the data's task
         t = cfg.training
@@ -76,7 +79,7 @@ class Trainer:
         self.sched = Schedule(cfg.schedule.name, cfg.optimizer.lr, t.epochs, cfg.schedule.warmup_epochs,
                               monitor=self.monitor, **cfg.schedule.params())
         self.shuffle_rng = rngs["shuffle"]
-        tr, self.classification = self.data.train, self.data.task == "classification"
+        tr, self.classification = self.data.train, self.data.task.classification
         self.X, self.Y = tr.X, targets_for(tr.y, m.loss.name, m.layers[-1], m.dtype)
         self.n = len(self.Y)
         self.batch_size = self.n if t.batch_size == "full" else min(int(t.batch_size), self.n)

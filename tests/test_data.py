@@ -20,10 +20,10 @@ def npy_cfg(tmp_path, X, y, *extra, Xte=None, yte=None, layers=None):
 
 def test_xor_and_regression_shapes():
     ds = load_data(mlpcli.load_config(None, ["data.repeat=3"]))
-    assert ds.train.X.shape == (12, 2) and ds.test.X.shape == (4, 2) and ds.task == "classification"
+    assert ds.train.X.shape == (12, 2) and ds.test.X.shape == (4, 2) and ds.task.kind == "classification"
     cfg = mlpcli.load_config(None, ["data.name=regression", "model.layers=[2,3]", "loss=squared_error"])
     ds = load_data(cfg)
-    assert ds.train.X.shape == (800, 2) and ds.test.y.shape == (200, 3) and ds.task == "regression"
+    assert ds.train.X.shape == (800, 2) and ds.test.y.shape == (200, 3) and ds.task.kind == "regression"
     x, y = np.asarray(ds.train.X, dtype=float), ds.train.y
     np.testing.assert_allclose(y, np.stack([x[:, 0] ** 2, x[:, 1] ** 2, 2 * x[:, 0] * x[:, 1]], 1), rtol=1e-5, atol=1e-7)
     assert np.abs(x).max() <= 0.5
@@ -48,7 +48,7 @@ def test_npz_and_float_targets_mean_regression(tmp_path):
     cfg = mlpcli.load_config(None, ["data.name=npy", f"data.train={tmp_path / 'd.npz'}", "model.layers=[2,1]",
                                     "loss=squared_error"])
     ds = load_data(cfg)
-    assert ds.task == "regression" and ds.train.X.shape == (10, 2)
+    assert ds.task.kind == "regression" and ds.train.X.shape == (10, 2)
 
 
 @pytest.mark.parametrize("X,y,layers,extra,match", [

@@ -8,6 +8,7 @@ import pytest
 from mlpcli.errors import DataError
 from mlpcli.preprocess import TablePreprocessor
 from mlpcli.table import parse_csv
+from mlpcli.task import Task, classes_task
 
 CSV = b"""age,city,income,label
 30,paris,100.5,yes
@@ -23,7 +24,7 @@ def table(data=CSV):
 
 
 def fit(t, **kw):
-    return TablePreprocessor.fit(t, ["label"], "classification", ["no", "yes"], **kw)
+    return TablePreprocessor.fit(t, ["label"], classes_task(["no", "yes"]), **kw)
 
 
 def test_matches_scikit_learn_pipeline():
@@ -80,18 +81,19 @@ def test_missing_column_is_named():
 def test_json_round_trip_transforms_alike():
     t = table()
     pre = fit(t, missing={"numeric": "zero"})
-    again = TablePreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    again = TablePreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())), pre.task)
     np.testing.assert_array_equal(again.transform(t), pre.transform(t))
+    assert pre.to_dict()["target"] == {"names": ["label"]}  # the task and its classes are the checkpoint's, not the spec's
     assert pre.transform(t).dtype == np.float32
 
 
 def test_regression_target_scaled_and_back():
     t = parse_csv(b"x,y\n1,10\n2,20\n3,60\n", "r.csv")
-    pre = TablePreprocessor.fit(t, ["y"], "regression", None)
+    pre = TablePreprocessor.fit(t, ["y"], Task("regression"))
     y = pre.encode_target(t)
     assert abs(y.mean()) < 1e-12 and abs(y.std() - 1) < 1e-12
     np.testing.assert_allclose(pre.decode(y), [[10], [20], [60]])
-    flat = TablePreprocessor.fit(t, ["y"], "regression", None, normalize_target=False)
+    flat = TablePreprocessor.fit(t, ["y"], Task("regression"), normalize_target=False)
     np.testing.assert_array_equal(flat.encode_target(t), [10, 20, 60])
 
 

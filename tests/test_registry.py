@@ -50,7 +50,7 @@ def test_a_registered_entry_is_a_config_name_with_its_parameters(toys):
         s.end_epoch()
     assert rates == [1.0, 1.0, 0.5, 0.5, 0.25]
     ds = load_data(cfg)
-    assert ds.task == "regression" and len(ds.train) == 8
+    assert ds.task.kind == "regression" and len(ds.train) == 8
     with pytest.raises(mlpcli.ConfigError, match=r"schedule.every: .*greater than or equal to 1"):
         load_config(None, ["schedule=halving", "schedule.every=0"])
     with pytest.raises(mlpcli.ConfigError, match="'gamma' is not a parameter of 'halving' .its parameters: every"):

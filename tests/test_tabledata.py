@@ -118,7 +118,7 @@ def test_statistics_come_from_the_training_rows_only(customers, tmp_path):
     # replay the seeded, stratified splits: test first, then validation from the rest
     t = read_table(customers)
     rng = streams(cfg.seed)["data"]
-    labels = class_labels(t, ["bought"], "classification")
+    labels = class_labels(t, ["bought"], ds.task)
     _, keep = split_rows(t.n_rows, 0.2, labels, rng, "", "")
     _, train = split_rows(len(keep), 0.25, labels[keep], rng, "", "")
     rows = keep[train]

@@ -24,11 +24,11 @@ def test_table_column_rule_text_integer_and_float_targets():
     assert of_column(Column("y", np.array([0, 1, 0], np.int32), ["a", "b"])) == classes_task(["a", "b"])
     assert of_column(num([3, 1, 2, 1], True)).classes == ("1", "2", "3")
     assert of_column(num(np.arange(50), True)).classification  # 50 distinct integers: still classes
-    assert of_column(num(np.arange(51), True)) == "regression"  # more than 50 integers: a quantity
-    assert of_column(num([0.5, 1.5], False)) == "regression"
+    assert of_column(num(np.arange(51), True)) == Task("regression")  # more than 50 integers: a quantity
+    assert of_column(num([0.5, 1.5], False)) == Task("regression")
     # 0.0/1.0 is how pandas writes an integer column with a missing value: the same labels as 0/1
     assert of_column(num([0.0, 1.0, np.nan, 1.0], False)).classes == ("0", "1")
-    assert of_column(num([1.0, 2.0, 2.5], False)) == "regression"
+    assert of_column(num([1.0, 2.0, 2.5], False)) == Task("regression")
     assert of_column(num([0.0, 2.0, 1.0], False), "classification").classes == ("0", "1", "2")  # whole floats are labels
     with pytest.raises(DataError, match=r"target 'y' holds numbers that are not whole \(0.5, 1.5, \.\.\.\).*data.categorical"):
         of_column(num([0.5, 1.5, 2.0], False), "classification")  # measurements, not labels: refused as scikit-learn does
@@ -77,12 +77,17 @@ def test_description_roundtrip_and_old_checkpoints():
     t = classes_task(["setosa", "versicolor", "virginica"])
     assert t.describe() == "classification, 3 classes: setosa, versicolor, virginica"
     assert Task("regression", n_targets=2).describe() == "regression, 2 targets"
-    assert Task.from_dict(json.loads(json.dumps(t.to_dict()))) == t and t == "classification" and t != "regression"
-    assert from_meta("classification", 1).classes == ("0", "1")  # a checkpoint that stored only the kind
-    assert from_meta("regression", 3) == Task("regression", n_targets=3)
-    assert from_meta({"kind": "classification", "classes": ["no", "yes"]}, 2).classes == ("no", "yes")  # 2 softmax units
+    assert Task.from_dict(json.loads(json.dumps(t.to_dict()))) == t and t.kind == "classification"
+    assert t != "classification" and len({t, classes_task(t.classes)}) == 1  # a task is a value, not its kind's name
+    assert from_meta({"task": "classification"}, 1).classes == ("0", "1")  # a checkpoint that stored only the kind
+    assert from_meta({"task": "regression"}, 3) == Task("regression", n_targets=3)
+    assert from_meta({}, 3) == classes_task("012")  # one written before the task was stored
+    assert from_meta({"task": {"kind": "classification", "classes": ["no", "yes"]}}, 2).classes == ("no", "yes")  # 2 softmax units
+    old_table = {"task": "classification", "normalizer": {"kind": "table", "columns": [], "target": {
+        "names": ["y"], "task": "classification", "classes": ["no", "yes"]}}}  # its class names in the preprocessing
+    assert from_meta(old_table, 1) == classes_task(["no", "yes"])
     with pytest.raises(ValueError, match="3 classes: .* does not fit the network's 5 output"):
-        from_meta(t.to_dict(), 5)  # a forged or mismatched meta
+        from_meta({"task": t.to_dict()}, 5)  # a forged or mismatched meta
 
 
 def test_forged_task_in_a_checkpoint_is_refused(tmp_path):
@@ -206,3 +211,27 @@ def test_a_float_target_with_explicit_classification_is_refused_naming_the_colum
     assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "t.csv: target 'price' holds numbers that are not whole (0.1, 1.35, 2.6, ...)" in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_table_checkpoint_of_an_earlier_version_loads_with_its_class_names(tmp_path):
+    """Earlier versions stored only the task's kind in meta and kept the class names in the table's
+    preprocessing: such a checkpoint evaluates and predicts as the one it was rewritten from."""
+    from mlpcli.checkpoint import read_checkpoint, save_checkpoint
+
+    iris = ROOT / "data/iris.csv"
+    _trained(tmp_path, "run", "data.name=table", f"data.train={iris}", "data.target=species")
+    arrays, meta, _ = read_checkpoint(tmp_path / "run" / "last.npz")
+    assert meta["normalizer"]["target"] == {"names": ["species"]}  # the classes are the task's only
+    meta["task"] = "classification"
+    meta["normalizer"]["target"].update(task="classification", classes=["setosa", "versicolor", "virginica"])
+    save_checkpoint(tmp_path / "old.npz", arrays, meta)
+    assert mlpcli.load_checkpoint(tmp_path / "old.npz").task == classes_task(["setosa", "versicolor", "virginica"])
+    for command in (["eval", "--json"], ["predict", str(iris)]):
+        new, old = (runner.invoke(app, [command[0], str(p), *command[1:]]) for p in (tmp_path / "run" / "last.npz", tmp_path / "old.npz"))
+        assert old.exit_code == 0 and new.exit_code == 0, old.stderr
+        if command[0] == "eval":
+            new, old = json.loads(new.stdout), json.loads(old.stdout)
+            assert list(old["per_class"]) == ["setosa", "versicolor", "virginica"]
+            assert {**old, "checkpoint": None} == {**new, "checkpoint": None}
+        else:
+            assert old.stdout == new.stdout and "versicolor" in old.stdout

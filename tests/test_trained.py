@@ -11,7 +11,7 @@ def test_load_checkpoint_returns_the_run(tmp_path):
     r = mlpcli.train(cfg, run_dir=tmp_path / "run")
     run = mlpcli.load_checkpoint(tmp_path / "run" / "last.npz")
     assert isinstance(run, TrainedRun) and isinstance(run.model, mlpcli.MLP)
-    assert run.config.training.epochs == 3 and run.meta["epoch"] == 3 and run.task == "classification"
+    assert run.config.training.epochs == 3 and run.meta["epoch"] == 3 and run.task.kind == "classification"
     assert run.normalizer["kind"] == "standard" and not hasattr(run.model, "meta")
     X = np.array([[0.0, 1.0], [1.0, 1.0]])
     np.testing.assert_array_equal(run.params["W1"], r.model.params["W1"])

@@ -59,14 +59,22 @@ class Dataset:
         return s
 
 
-def target_units(normalizer: dict | None):
-    """The function that takes a regression table model's outputs (or its fitted targets) back to the
-    target's own units, ``values * scale + shift`` (README "Tables": normalize_target), or None when
-    they already are in them."""
+def target_scaling(normalizer: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, shift) per target of a regression table model, which fits ``(y - shift) / scale``
+    (README "Tables": normalize_target), or None when there are none (arrays, a classifier)."""
     t = (normalizer or {}).get("target") if (normalizer or {}).get("kind") == "table" else None
     if not t or "scale" not in t:  # a classifier's target has no units
         return None
-    scale, shift = np.asarray(t["scale"], np.float64), np.asarray(t["shift"], np.float64)
+    return np.asarray(t["scale"], np.float64), np.asarray(t["shift"], np.float64)
+
+
+def target_units(normalizer: dict | None):
+    """The function that takes a regression table model's outputs (or its fitted targets) back to the
+    target's own units, ``values * scale + shift``, or None when they already are in them."""
+    scaling = target_scaling(normalizer)
+    if scaling is None:
+        return None
+    scale, shift = scaling
     return lambda values: np.asarray(values, np.float64).reshape(len(values), -1) * scale + shift
 
 

@@ -55,14 +55,18 @@ def confusion_matrix(pred, true, k: int):
 
 class RunningMetrics:
     """The epoch's training loss and accuracy (or MSE and R^2), accumulated batch by batch from the
-    outputs the training pass computed anyway (a running figure: the weights move during the epoch)."""
+    outputs the training pass computed anyway (a running figure: the weights move during the epoch).
 
-    def __init__(self, y, Y, classification: bool):
+    ``scale``: regression targets fitted as ``(y - shift) / scale`` (a table's normalize_target):
+    the MSE is reported in the target's own units, the loss stays the training objective."""
+
+    def __init__(self, y, Y, classification: bool, scale=None):
         self.classification = classification
         self.true = true_classes(y) if classification else None
-        if not classification:  # per-output total sum of squares, for R^2
+        if not classification:  # per-output total sum of squares, for R^2; squared units, for the MSE
             Yf = Y.reshape(len(Y), -1).astype(np.float64)
             self.sst = ((Yf - Yf.mean(0)) ** 2).sum(0)
+            self.units = np.ones(Yf.shape[1]) if scale is None else np.asarray(scale, np.float64) ** 2
         self.reset()
 
     def reset(self) -> None:
@@ -81,13 +85,18 @@ class RunningMetrics:
         else:
             d = np.subtract(A, Yb, out=work)
             sse = np.einsum("ij,ij->j", d, d).astype(np.float64)  # per output
-            self.metric_sum += float(sse.sum()) / A.shape[1]
             self.sse = sse if self.sse is None else self.sse + sse
+
+    def metric(self) -> float:
+        """The accuracy so far, or the MSE in the target's units (0 before any batch)."""
+        if self.classification or self.sse is None:
+            return self.metric_sum / max(self.seen, 1)
+        return float(np.mean(self.sse * self.units)) / self.seen
 
     def row(self) -> dict:
         """train_loss and train_acc, or train_loss, train_mse and train_r2 (R^2 averaged over outputs)."""
         key = "acc" if self.classification else "mse"
-        row = {"train_loss": self.loss_sum / self.seen, f"train_{key}": self.metric_sum / self.seen}
+        row = {"train_loss": self.loss_sum / self.seen, f"train_{key}": self.metric()}
         if not self.classification:
             sst = self.sst
             row["train_r2"] = float(np.mean(np.where(sst > 0, 1 - self.sse / np.where(sst > 0, sst, 1), 0.0)))

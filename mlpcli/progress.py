@@ -136,7 +136,7 @@ class RichProgress(PlainProgress):
         rate = (done_steps - self.steps0) / elapsed
         eta = _clock(left / rate) if rate > 0 else "?"
         head = f"epoch {epoch}/{self.total_epochs}"
-        metric = (f"acc {number(p.metric_sum / seen)}" if t.classification else f"mse {number(p.metric_sum / seen)}")
+        metric = f"{'acc' if t.classification else 'mse'} {number(p.metric())}"  # mse in the target's units
         lr = t.sched.lr if not epoch_done else t.history[-1]["lr"]
         tail = fit([(0, f"batch {batch}/{t.n_batches}"), (1, f"loss {number(p.loss_sum / seen)}"), (3, metric),
                     (2, f"eta {eta}"), (4, f"lr {lr:.4g}"), (5, f"{speed:,.0f} samples/s"), (6, f"elapsed {_clock(elapsed)}")],

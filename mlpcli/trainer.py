@@ -22,6 +22,7 @@ import numpy as np
 from . import trainstate
 from .callbacks import CallbackList, NullReporter, builtin_callbacks  # noqa: F401 - NullReporter: the old API
 from .data import load_for_model
+from .dataset import target_scaling, target_units
 from .errors import ConfigError, DivergenceError, Interrupted
 from .losses import targets_for
 from .metrics import RunningMetrics
@@ -84,7 +85,9 @@ class Trainer:
         self.n = len(self.Y)
         self.batch_size = self.n if t.batch_size == "full" else min(int(t.batch_size), self.n)
         self.n_batches = -(-self.n // self.batch_size)
-        self.running = RunningMetrics(tr.y, self.Y, self.classification)
+        scaling = target_scaling(self.data.normalizer)  # regression metrics in the target's units (README "Tables")
+        self.running = RunningMetrics(tr.y, self.Y, self.classification, scaling[0] if scaling else None)
+        self.unscale = target_units(self.data.normalizer)
         # loop state: saved in every checkpoint with each callback's state
         self.epoch = self.batch = self.step = 0  # completed epochs; next batch of the epoch; optimiser steps
         self.epoch_rng_state, self.history, self.stop_reason, self.last_good = None, [], "epochs", None
@@ -179,7 +182,7 @@ class Trainer:
     def end_epoch(self, lr) -> str | None:
         row = {"epoch": self.epoch + 1, **self.running.row()}
         if self.data.val is not None:
-            ev = evaluate(self.model, self.data.val.X, self.data.val.y, self.data.task)
+            ev = evaluate(self.model, self.data.val.X, self.data.val.y, self.data.task, unscale=self.unscale)
             row.update({f"val_{k.replace('accuracy', 'acc')}": v for k, v in ev.items() if k not in ("n_samples", "mae")})
         row.update(lr=lr, seconds=self.running.seconds)
         self.epoch, self.batch = self.epoch + 1, 0

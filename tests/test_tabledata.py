@@ -152,6 +152,39 @@ def test_regression_predictions_in_original_units(tmp_path):
     np.testing.assert_allclose(preds, 1000 + 500 * x, atol=60)
 
 
+def test_metrics_csv_reports_regression_in_the_target_units(tmp_path):
+    """With normalize_target, metrics.csv's mse and r2 are in the target's units, as eval's (its loss
+    is the objective on the standardised target): a target 1000 times larger trains the same network,
+    so the loss is the same and the mse 10^6 times larger; and the last val_mse is the mse of the
+    final network's predictions, taken back to the target's units by hand."""
+    import mlpcli
+    from mlpcli.runs import read_metrics
+
+    rng = np.random.default_rng(3)
+    x = rng.permutation(200) / 100 - 1  # distinct values: each split's rows are found again by x
+    y = np.sin(3 * x) + 0.1 * rng.standard_normal(200)
+    runs = {}
+    for name, digits in (("unit", 6), ("kilo", 3)):
+        p = tmp_path / f"{name}.csv"
+        p.write_text("x,y\n" + "".join(f"{a:.2f},{b * 10 ** (6 - digits):.{digits}f}\n" for a, b in zip(x, y, strict=True)))
+        cfg = load_config(table_config(tmp_path, f"train: {p}, target: y, normalize: none, validation_split: 0.25",
+                                       model="[1, 8, 1]", loss="squared_error", epochs=15))
+        runs[name] = cfg, mlpcli.train(cfg, run_dir=tmp_path / name), read_metrics(tmp_path / name / "metrics.csv")
+    unit, kilo = runs["unit"][2], runs["kilo"][2]
+    for a, b in zip(unit, kilo, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4) and b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+        assert b["train_mse"] == pytest.approx(1e6 * a["train_mse"], rel=1e-4) and b["val_mse"] == pytest.approx(1e6 * a["val_mse"], rel=1e-4)
+        assert b["val_r2"] == pytest.approx(a["val_r2"], rel=1e-4, abs=1e-6)
+    cfg, result, rows = runs["kilo"]
+    ds = load_data(cfg)  # the same seeded splits; the inputs are the x values themselves (normalize: none)
+    y_of = dict(zip(np.float32(x).tolist(), (1000 * y).round(3).tolist(), strict=True))
+    y_train = np.array([y_of[v] for v in ds.train.X[:, 0].tolist()])
+    y_val = np.array([y_of[v] for v in ds.val.X[:, 0].tolist()])
+    pred = result.model.forward(ds.val.X)[:, 0] * y_train.std() + y_train.mean()  # the network fits (y - mean) / std
+    assert rows[-1]["val_mse"] == pytest.approx(np.mean((pred - y_val) ** 2), rel=1e-5)
+    assert rows[-1]["val_mse"] > 1e4  # in the target's units, not the standardised target's (about 0.5)
+
+
 @pytest.mark.parametrize("data, message", [
     ("target: species, task: regression", "holds text"),
     ("target: colour", "no column 'colour' (columns: sepal_length, sepal_width, petal_length, petal_width, species)"),

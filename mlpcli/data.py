@@ -246,7 +246,7 @@ def load_for_model(cfg, rng=None, normalizer: dict | None = None, task: Task | N
     d = cfg.data
     rng = rng if rng is not None else streams(cfg.seed)["data"]
     entry = DATASETS.entry(d.name)
-    if entry.whole:  # a dataset that splits and encodes itself (a table: tabledata.py), then checks its widths
+    if entry.whole:  # a dataset that splits and encodes itself (a table: tabledata.py); its widths checked here
         ds = entry.impl(cfg, rng, normalizer, task)
         shaped = fit_config(cfg, ds.task, ds.train.X.shape[1])
         for name, s in ds.splits().items():

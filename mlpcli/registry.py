@@ -34,7 +34,7 @@ class Entry:
     impl: Any
     params: type[Params]
     description: str = ""
-    whole: bool = False  # a dataset whose implementation builds the whole Dataset (splits, encoding) itself
+    whole: bool = False  # a dataset that builds the whole Dataset itself: impl(cfg, rng, fitted normaliser, task)
 
     def defaults(self) -> dict:
         """The entry's parameters with their defaults, by config name, validated (paths made

@@ -317,7 +317,9 @@ def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=
             cm += confusion_matrix(predicted_classes(A), true_classes(yc), k)
         else:
             outs.append(A.copy())
-    loss = total / n + 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
+    loss = total / n
+    if model.l2:  # as in training: without l2 no penalty is computed (0 x an overflowed ||W||^2 would be nan)
+        loss += 0.5 * model.l2 * sum(float(np.vdot(W, W)) for W in model.W)
     if not task.classification:
         pair = (np.concatenate(outs), y) if unscale is None else (unscale(np.concatenate(outs)), unscale(y))
         return {"loss": loss, **regression_metrics(*pair), "n_samples": n}

@@ -80,6 +80,21 @@ def test_stable_under_errstate_raise_for_huge_inputs():
         assert np.isfinite(loss) and all(np.isfinite(v).all() for v in g.values())
 
 
+def test_huge_finite_weights_evaluate_to_the_training_loss_without_l2():
+    """A saturated network (weights ~1e30, so ||W||^2 overflows float32) has a finite loss when l2 is 0:
+    evaluate gives what the training step gives, not 0 x inf = nan."""
+    from mlpcli.model import evaluate
+    from mlpcli.task import classes_task
+
+    net = MLP([2, 3, 1], ["sigmoid", "sigmoid"], "binary_cross_entropy", dtype="float32")
+    for W in net.W:
+        W[...] = 3e30
+    X, y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([[0.0], [1.0]], np.float32)
+    metrics = evaluate(net, X, y, classes_task([0, 1]))
+    expected = net.loss_and_gradients(X, y)[0]
+    assert np.isfinite(metrics["loss"]) and metrics["loss"] == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
 def test_float32_stays_float32_through_a_training_step(optimizer):
     cfg = mlpcli.load_config(None, ["model.layers=[2,8,8,1]", "model.activation=relu", f"optimizer={optimizer}",

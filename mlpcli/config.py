@@ -8,6 +8,7 @@ expected, in one line: ``configs/x.yaml:7: optimizer.lr: must be > 0 (got -1)``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -33,7 +34,7 @@ from .sections import (
     format_error,
     registry_section,
 )
-from .yamlfile import apply_overrides, read_yaml_file
+from .yamlfile import apply_overrides, line_of, read_yaml_file
 
 # the loss an output activation implies and the output a loss implies, when only one is given
 LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
@@ -302,6 +303,30 @@ def _not_a_table(path) -> None:
                           f"mlp init my.yaml --data {path} --target COLUMN")
 
 
+def _relative_paths(raw, resolved, at=()):
+    """(key path, value as written, absolute value) of each relative path that validation made absolute."""
+    if isinstance(raw, dict) and isinstance(resolved, dict):
+        for k, v in raw.items():
+            yield from _relative_paths(v, resolved.get(k), (*at, k))
+    elif isinstance(raw, str) and isinstance(resolved, str) and resolved != raw and os.path.isabs(resolved):
+        yield at, raw, resolved
+
+
+def _check_paths_from_here(raw, resolved, path: Path, node) -> None:
+    """A relative input path that names nothing from the current directory but a file beside the
+    config (or in one of its parents, as data/ beside configs/) is the newcomer's cd mistake: say so."""
+    here = path.resolve().parent
+    for keys, value, absolute in _relative_paths(raw, resolved):
+        if os.path.exists(absolute):
+            continue
+        base = next((d for d in (here, *here.parents) if (d / value).exists()), None)
+        if base is not None:
+            line = line_of(node, list(keys))
+            raise ConfigError(f"{path}{f':{line}' if line else ''}: {'.'.join(keys)}: {value} is not in the current "
+                              f"directory ({os.getcwd()}), which relative paths resolve against; it is in {base}: "
+                              f"run from there, or give {base / value}")
+
+
 def _top_level(data, source: str) -> dict:
     """The file's top level as a mapping (an empty file is all defaults)."""
     if data is None:
@@ -343,6 +368,8 @@ def load_config(path=None, overrides=()) -> Config:
     apply_overrides(data, overrides)
     overridden = [str(o).partition("=")[0].strip() for o in overrides]
     cfg = validate(data, source, node, overridden)
+    if path is not None:
+        _check_paths_from_here(data, cfg.to_dict(), Path(path), node)
     return cfg.located(source, node, Path(path).stem if path is not None else "default")
 
 

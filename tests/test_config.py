@@ -163,3 +163,23 @@ def test_a_table_given_as_the_config_points_at_mlp_init(tmp_path):
     p.write_text("a,y\n1,2\n")
     with pytest.raises(ConfigError, match=r"my.csv: a table, not a config; .*mlp init my.yaml --data .*my.csv --target COLUMN"):
         load_config(p)
+
+
+def test_a_path_beside_the_config_but_not_here_names_the_directory_to_run_from(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "configs").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "data" / "t.csv").write_text("a,y\n1,0\n2,1\n")
+    cfg = project / "configs" / "c.yaml"
+    cfg.write_text("data:\n  name: table\n  target: y\n  train: data/t.csv\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert str(e.value) == (f"{cfg}:4: data.train: data/t.csv is not in the current directory ({elsewhere}), which relative "
+                            f"paths resolve against; it is in {project}: run from there, or give {project / 'data' / 't.csv'}")
+    monkeypatch.chdir(project)
+    assert load_config(cfg).data.train == str(project / "data" / "t.csv")  # from there it loads
+    monkeypatch.chdir(elsewhere)
+    assert load_config(cfg, [f"data.train={project / 'data' / 't.csv'}"]).data.train == str(project / "data" / "t.csv")

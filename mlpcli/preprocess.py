@@ -26,7 +26,7 @@ import numpy as np
 
 from .dataset import target_units
 from .errors import DataError
-from .table import Column, Table
+from .tablecolumns import Column, Table
 from .task import Task, number_name
 
 MISSING_CATEGORY = "(missing)"

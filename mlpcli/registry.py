@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 class Params(BaseModel):
     """The parameters one registry entry takes (none, unless a subclass declares fields)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+    # defer_build: an entry's validator is built when it is first used, so a run pays for the entries its config names only
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, defer_build=True)
 
 
 @dataclass(frozen=True)

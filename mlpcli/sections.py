@@ -151,7 +151,9 @@ class Section(BaseModel):
     (``shuffle: 1``), and numbers are finite (``lr: .inf`` and ``1e400`` are refused).
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, strict=True, allow_inf_nan=False)
+    # defer_build: validators are built on first use, so a section no validation reaches (a table's missing:) costs nothing
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, strict=True, allow_inf_nan=False,
+                              defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from .errors import DataError
 from .preprocess import TablePreprocessor, warn
 from .registry import Params
 from .sections import AbsPath, Section, field_error
-from .table import NA_VALUES, Table, read_table
+from .tablecolumns import NA_VALUES, Table
 from .task import Task, of_column
 
 
@@ -80,6 +80,8 @@ def targets_of(d) -> list[str]:
 
 def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
     """The table at ``path``, only the columns that matter read (categorical ones as text)."""
+    from .table import read_table  # the CSV reader: imported when a table is read, not when a config is validated
+
     target = targets_of(d)
     if fitted is not None:
         text = [c["name"] for c in fitted.spec["columns"] if c["type"] == "categorical"]

@@ -1,6 +1,9 @@
-"""mlpcli's modules import each other without a cycle, function-level imports included."""
+"""mlpcli's modules import each other without a cycle, function-level imports included; start-up imports
+only what the command needs."""
 
 import ast
+import subprocess
+import sys
 
 from .conftest import ROOT
 
@@ -70,3 +73,31 @@ def test_the_graph_sees_function_level_imports():
 def test_no_import_cycle_in_mlpcli():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+# What start-up must not pay for: the table reader (a config naming no table never reads one), the
+# optional extras, and numpy.ma (which np.unique imports: about a tenth of a one-epoch run's start-up).
+TABLE_READER = {"mlpcli.table", "mlpcli.csvread", "mlpcli.csvcolumns", "mlpcli.csvfields", "mlpcli.parquetread"}
+EXTRAS = {"pyarrow", "pandas", "matplotlib", "optuna", "torch", "sklearn", "onnx", "onnxruntime", "mlflow", "tensorboard",
+          "distributed", "dask"}
+
+
+def modules_after(*argv) -> set:
+    """The modules a fresh interpreter holds after running ``mlp ARGV...`` (the console entry point)."""
+    code = ("import sys\nsys.argv = ['mlp', *sys.argv[1:]]\nfrom mlpcli.cli import main\ntry:\n    main()\n"
+            "except SystemExit:\n    pass\nsys.stdout.write('\\n'.join(sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split("\n"))
+
+
+def test_help_imports_neither_numpy_nor_pydantic():
+    loaded = modules_after("--help")
+    assert "mlpcli.cli" in loaded
+    assert not loaded & {"numpy", "pydantic", "yaml", "mlpcli.config", *TABLE_READER, *EXTRAS}
+
+
+def test_training_xor_imports_no_table_reader_nor_extras(tmp_path):
+    loaded = modules_after("train", ROOT / "configs" / "xor.yaml", "--epochs", "1", "--quiet", "--out", tmp_path / "run")
+    assert (tmp_path / "run" / "last.npz").exists() and "mlpcli.trainer" in loaded
+    assert not loaded & {*TABLE_READER, *EXTRAS, "numpy.ma"}

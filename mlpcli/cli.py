@@ -7,8 +7,6 @@ so ``mlp --help`` starts fast. The core commands live here; the others (init, sc
 compare, sweep, export, data) in ``mlpcli/commands/``, added to the same app below.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

@@ -8,7 +8,6 @@ commands that ``cli.py`` adds to the app, in the order ``mlp --help`` lists them
 from __future__ import annotations
 
 import functools
-import json
 import sys
 
 import typer
@@ -89,6 +88,8 @@ def _silence_stdout() -> None:
 
 def emit_json(obj) -> None:
     """One strict JSON object on stdout: NaN and infinities, which JSON has no words for, become null."""
+    import json
+
     text = json.dumps(_strict(obj), indent=2, default=_json_default, allow_nan=False)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()

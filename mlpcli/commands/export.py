@@ -1,7 +1,5 @@
 """``mlp export``: a checkpoint as an ONNX model."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

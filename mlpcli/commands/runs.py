@@ -1,7 +1,5 @@
 """``mlp plot`` and ``mlp compare``: looking at finished runs."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

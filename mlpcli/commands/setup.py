@@ -1,7 +1,5 @@
 """``mlp init``, ``mlp schema`` and ``mlp data mnist``: getting a config and data to train on."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """``mlp sweep``: a hyperparameter search with Optuna."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

@@ -93,7 +93,10 @@ class CrossEntropy(Loss):
         k = scale / len(A)  # delta = (p - t)/m: the softmax Jacobian cancels
         if Y.ndim == 1:  # integer labels: t is one-hot, so only the label column moves
             np.multiply(A, k, out=out)
-            out[_rows(len(Y)), Y] -= k
+            if out.flags.c_contiguous:  # reshape is then a view
+                out.reshape(-1)[_label_positions(Y, out.shape[1])] -= k
+            else:
+                out[np.arange(len(Y)), Y] -= k
         else:
             np.subtract(A, Y, out=out)
             out *= k
@@ -110,33 +113,48 @@ class CrossEntropy(Loss):
         if s.min() < _SQRT_TINY[A.dtype.char]:
             s, picked = self._exp_shifted(Z, Z.max(axis=1, keepdims=True), A, Y)
         A /= s
-        log_s = np.log(s)  # (m, 1): log sum_j e^(z_ij - shift_i)
-        log_sum = float(log_s.sum()) if Y.ndim == 1 else float(np.vdot(Y.sum(axis=1), log_s[:, 0]))
+        log_s = np.log(s[:, 0])  # (m,): log sum_j e^(z_ij - shift_i)
+        if Y.ndim == 1:  # sum_i [log s_i - (z_i,y_i - shift_i)]: one reduction
+            loss = float(np.subtract(log_s, picked, out=log_s).sum())
+        else:
+            loss = float(np.vdot(Y.sum(axis=1), log_s)) - picked
         self.delta(Z, A, Y, out, None, scale)
-        return (log_sum - picked) / m
+        return loss / m
 
     @staticmethod
     def _exp_shifted(Z, shift, E, Y):
-        """E = e^(Z - shift) and its row sums (m, 1); also sum_i t_i . (z_i - shift_i), the label term of the loss."""
+        """E = e^(Z - shift) and its row sums (m, 1); also the label term of the loss: t_i . (z_i - shift_i)
+        per row for integer labels (m,), or its sum over the rows for target rows."""
         np.subtract(Z, shift, out=E)
-        picked = float(E[_rows(len(Z)), Y].sum()) if Y.ndim == 1 else float(np.vdot(Y, E))
+        picked = E.reshape(-1).take(_label_positions(Y, E.shape[1])) if Y.ndim == 1 else float(np.vdot(Y, E))
         with np.errstate(under="ignore"):  # terms far below the shift underflow to 0: exact enough
             np.exp(E, out=E)
-        return E.sum(axis=1, keepdims=True), picked
+        return E @ _ones(E.shape[1], E.dtype), picked  # row sums as one BLAS call: E.sum(axis=1) is slow on (m, 10)
 
 
 LOSSES = {cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy)}
 
-_ROWS: dict[int, np.ndarray] = {}
+_STARTS: dict[tuple, np.ndarray] = {}
+_ONES: dict[tuple, np.ndarray] = {}
 _SQRT_TINY = {c: float(np.sqrt(np.finfo(c).tiny)) for c in "efdg"}  # by dtype.char: float16 ... longdouble
 
 
-def _rows(m: int) -> np.ndarray:
-    """0..m-1, kept: picking each row's label column happens every step."""
-    r = _ROWS.get(m)
-    if r is None:
-        r = _ROWS[m] = np.arange(m)
-    return r
+def _label_positions(Y, k: int) -> np.ndarray:
+    """Where each row's label is in a C-ordered (m, k) array, as flat indices i*k + y_i: one
+    take/assignment, several times faster than indexing with (rows, Y) every step."""
+    starts = _STARTS.get((len(Y), k))
+    if starts is None:
+        starts = _STARTS[(len(Y), k)] = np.arange(0, len(Y) * k, k)
+    return starts + Y
+
+
+def _ones(k: int, dtype) -> np.ndarray:
+    """A (k, 1) column of ones, kept."""
+    key = (k, np.dtype(dtype).char)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones((k, 1), dtype)
+    return ones
 
 
 def get_loss(name: str, output):

@@ -195,6 +195,9 @@ def find_checkpoint(path, prefer=("best.npz", "last.npz")) -> str:
     for name in prefer:
         if os.path.isfile(os.path.join(path, name)):
             return os.path.join(path, name)
+    if os.path.isfile(os.path.join(path, "sweep.csv")):
+        raise CheckpointError(f"{path}: a sweep directory; give one of its trials' run directories "
+                              f"({os.path.join(path, 'trial-NNNN')}): best.yaml names the best one")
     raise CheckpointError(f"{path}: a directory without {' or '.join(prefer)}; "
                           "give a run directory written by mlp train, or a checkpoint .npz")
 

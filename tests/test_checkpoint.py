@@ -190,3 +190,15 @@ def test_non_finite_arrays_are_never_saved(tmp_path):
     with pytest.raises(ValueError, match="non-finite"):
         save_checkpoint(tmp_path / "x.npz", {"W1": np.array([np.nan], np.float32)}, {"config": {}})
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_directory_without_a_checkpoint_says_what_to_give(tmp_path):
+    from mlpcli.checkpoint import find_checkpoint
+
+    with pytest.raises(CheckpointError, match="a directory without best.npz or last.npz; give a run directory"):
+        find_checkpoint(tmp_path)
+    (tmp_path / "sweep.csv").write_text("trial,state\n")
+    with pytest.raises(CheckpointError, match="a sweep directory; give one of its trials' run directories .*best.yaml"):
+        find_checkpoint(tmp_path)
+    (tmp_path / "last.npz").write_bytes(b"")
+    assert find_checkpoint(tmp_path) == str(tmp_path / "last.npz")

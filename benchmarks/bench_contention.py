@@ -4,7 +4,8 @@
 
 The network and loop of bench_mnist.py (784-256-256-10, batch 128, SGD momentum, float32).
 For mlp: the default (``training.threads: auto``, the tuner of mlpcli/threads.py) and each
-fixed count 1..cores; for PyTorch CPU: its default and each fixed count. Each runs in two
+fixed count 1..cores (the auto row says what share of its timed seconds
+the tuner ran at each count); for PyTorch CPU: its default and each fixed count. Each runs in two
 conditions: idle, and busy, beside a process that spins on one core for the whole
 condition (pure Python, so it holds exactly one core). Every contender gets a fresh
 trainer per condition (the tuner starts from scratch, as a new ``mlp train`` would), one
@@ -43,7 +44,17 @@ def competitor(busy: bool):
 
 
 def mlp_runner(X, y, batch, threads):
-    return mlp_epoch_runner(X, y, batch, extra=[f"training.threads={threads}"])[0]
+    run, trainer = mlp_epoch_runner(X, y, batch, extra=[f"training.threads={threads}"])
+    run.tuner = next((c.tuner for c in trainer.callbacks.callbacks if getattr(c, "tuner", None)), None)
+    return run
+
+
+def tuned(run) -> str:
+    """Where the tuner's steps ran: ' (1: 97%, 2: 3%)' of the seconds it timed (warm-up included)."""
+    tuner = getattr(run, "tuner", None)
+    if tuner is None or not tuner.trained:
+        return ""
+    return " (" + ", ".join(f"{n}: {s / tuner.trained:.0%}" for n, s in tuner.seconds.items()) + ")"
 
 
 def torch_threads_runner(X, y, batch, threads, default):
@@ -92,7 +103,7 @@ def main():
             best = min(med[(fw, c)] for c in counts if c != "auto")
             for c in counts:
                 t = med[(fw, c)]
-                lines.append(f"| {cond} | {fw} | {c} | {t:.3f} | {t / best:.2f}x |")
+                lines.append(f"| {cond} | {fw} | {c}{tuned(runners[(fw, c)])} | {t:.3f} | {t / best:.2f}x |")
                 print(lines[-1], flush=True)
     if not args.no_write:
         write_results("contention", "\n".join(lines) + "\n", machine(), load_before)

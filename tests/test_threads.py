@@ -81,6 +81,7 @@ def test_a_busy_start_moves_to_one_thread_although_two_threads_median_step_is_fa
     assert m.blas.n == 1  # the first probe: within the first second
     spent = m.run(60, busy=True)
     assert m.blas.n == 1 and steps_at_best(spent, busy=True) > 0.98  # later probes of two threads cost little
+    assert m.tuner.seconds[1] == pytest.approx(m.tuner.trained - m.tuner.seconds[2]) and m.tuner.seconds[2] < 0.015 * m.tuner.trained
 
 
 def test_load_that_starts_mid_run_is_caught_within_a_second_and_its_end_within_a_probe():

@@ -114,7 +114,9 @@ def train(
             check_target(out or Path(plan.checkpoint).parent, resume=plan.checkpoint, overwrite=overwrite)  # refused as a training would be
             sys.stderr.write(f"mlp: nothing to do: {plan.nothing_to_do}\n")
             if json_out:
-                emit_json({"run_dir": str(Path(plan.checkpoint).parent), "epochs_run": plan.done, "nothing_to_do": plan.nothing_to_do})
+                from .safeio import resolved
+
+                emit_json({"run_dir": resolved(Path(plan.checkpoint).parent), "epochs_run": plan.done, "nothing_to_do": plan.nothing_to_do})
             return
         cfg, resume = plan.cfg, Path(plan.checkpoint)
     elif config is None:
@@ -252,7 +254,9 @@ def predict(
         write_predictions(out, pred)
         sys.stderr.write(f"wrote {n} predictions ({', '.join(pred.columns)}) to {out} ({rate})\n")
     if json_out:
-        summary = {"n_samples": n, "out": str(out) if out else None, "columns": list(pred.columns), "classes": pred.classes,
+        from .safeio import resolved
+
+        summary = {"n_samples": n, "out": resolved(out) if out else None, "columns": list(pred.columns), "classes": pred.classes,
                    "samples_per_second": n / max(pred.seconds, 1e-9)}
         if out is None:
             summary["predictions"] = {k: v.tolist() for k, v in pred.columns.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from .errors import RunDirError
+from .safeio import resolved
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -61,8 +62,8 @@ def summarize_run(run_dir) -> dict:
     metrics = split_metrics(net.model, ds, net.task, net.normalizer)
     es = meta.get("early_stopping") or {}
     return {
-        "run_dir": run_dir, "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),
-        "best_epoch": es.get("best_epoch"), "stop_reason": es.get("stop_reason"), "checkpoint": path,
+        "run_dir": resolved(run_dir), "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),
+        "best_epoch": es.get("best_epoch"), "stop_reason": es.get("stop_reason"), "checkpoint": resolved(path),
         "seconds": round(sum(r.get("seconds") or 0.0 for r in history), 3), "metrics": metrics,
         "history": history,
     }

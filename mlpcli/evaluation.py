@@ -17,6 +17,7 @@ from .memory import check_allocation
 from .metrics import class_probabilities, classification_report, predicted_classes, true_classes
 from .model import MLP, evaluate
 from .preprocess import TablePreprocessor
+from .safeio import resolved
 from .task import needs_data
 from .trained import load_checkpoint
 from .yamlfile import apply_overrides
@@ -53,7 +54,7 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
         raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad) or 'output'} with this "
                         f"checkpoint (inputs too large for {net.dtype.name}?)")
     seconds = time.perf_counter() - t0
-    report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": net.path,
+    report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": resolved(net.path),
               "scaled_target": unscale is not None}
     if classification:
         names = list(net.task.classes)  # a table's class names, else the labels 0 .. k-1
@@ -270,7 +271,7 @@ def describe_checkpoint(path) -> dict:
     meta = net.meta
     inactive = ((meta.get("callbacks") or {}).get("diagnostics") or {}).get("inactive", {})
     return {
-        "checkpoint": os.path.abspath(net.path), "network": repr(net), "layers": net.layers,
+        "checkpoint": resolved(net.path), "network": repr(net), "layers": net.layers,
         "activations": [repr(g) for g in net.activations], "loss": net.loss.name, "n_params": net.n_params,
         "epoch": meta.get("epoch", 0), "step": meta.get("step", 0), "batch": meta.get("batch", 0),
         **{"task": net.task.kind, "task_description": net.task.describe()},

@@ -23,6 +23,7 @@ import json
 import numpy as np
 
 from .errors import CheckpointError, DependencyError
+from .safeio import resolved
 
 OPSET = 17  # ai.onnx; onnxruntime >= 1.13 runs it
 ML_OPSET = 3  # ai.onnx.ml, for LabelEncoder (string -> category index)
@@ -215,5 +216,5 @@ def export_onnx(net, path) -> dict:
     model = build_model(net)
     data = model.SerializeToString()
     atomic_write(path, lambda f: f.write(data))  # an OS failure is a WriteError naming the path (exit 2)
-    return {"path": str(path), "opset": OPSET, "bytes": len(data), "doc": model.doc_string,
+    return {"path": resolved(path), "opset": OPSET, "bytes": len(data), "doc": model.doc_string,
             "inputs": [i.name for i in model.graph.input], "outputs": [o.name for o in model.graph.output]}

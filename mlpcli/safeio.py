@@ -4,7 +4,7 @@ Every input mlp reads (config, data, checkpoint, predict input) goes through ``c
 or ``open_regular``: a FIFO, a device or a socket is refused up front instead of blocking
 on it or reading it forever. A config may also come through an anonymous pipe
 (``mlp train <(...)`` or ``/dev/stdin``); its size is then counted as it is read.
-``os_reason`` turns an ``OSError`` into the words of the OS (``No space left on device``).
+``resolved`` is how every ``--json`` output names a path. ``os_reason`` turns an ``OSError`` into the words of the OS (``No space left on device``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ import stat
 
 KINDS = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
          (stat.S_ISSOCK, "socket"))
+
+
+def resolved(path) -> str:
+    """A path as every ``--json`` output gives it: absolute, symbolic links resolved, whatever the
+    current directory (a script may run from anywhere)."""
+    return os.path.realpath(os.fspath(path))
 
 
 def os_reason(e: OSError) -> str:

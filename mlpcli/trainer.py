@@ -30,6 +30,7 @@ from .model import MLP, evaluate, split_metrics
 from .monitor import Monitor
 from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
+from .safeio import resolved
 from .schedules import Schedule
 from .task import fit_config
 from .threads import restore as restore_threads
@@ -48,7 +49,7 @@ class TrainResult:
     task: dict = field(default_factory=dict)  # {"task", "classes"}: what the data decided
 
     def summary(self) -> dict:
-        return {"run_dir": self.run_dir, "epochs_run": self.epochs_run, "stop_reason": self.stop_reason,
+        return {"run_dir": resolved(self.run_dir) if self.run_dir else None, "epochs_run": self.epochs_run, "stop_reason": self.stop_reason,
                 "best_epoch": self.best_epoch, "seconds": round(self.seconds, 3), **self.task, "metrics": self.metrics}
 
 

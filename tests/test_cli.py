@@ -119,6 +119,24 @@ def test_commands_take_a_run_directory_for_its_best_checkpoint(xor_run, tmp_path
     assert r.exit_code == 2 and "without best.npz or last.npz" in r.stderr and r.stderr.count("\n") == 1
 
 
+def test_every_json_names_paths_absolute_and_resolved(xor_run, tmp_path, monkeypatch):
+    """A script reading --json gets one convention, whatever the paths it gave: absolute, links resolved."""
+    out, _ = xor_run
+    (tmp_path / "link").symlink_to(tmp_path)  # given through a link, named by the real path
+    np.save(tmp_path / "x.npy", np.array([[0, 1]], dtype=np.float32))
+    monkeypatch.chdir(tmp_path / "link")
+    real = os.path.realpath(out)
+    assert json.loads(mlp("eval", "run", "--json").stdout)["checkpoint"] == os.path.join(real, "best.npz")
+    assert json.loads(mlp("inspect", "run/last.npz", "--json").stdout)["checkpoint"] == os.path.join(real, "last.npz")
+    assert json.loads(mlp("predict", "run", "x.npy", "--out", "p.npy", "--json").stdout)["out"] == os.path.realpath("p.npy")
+    runs = json.loads(mlp("compare", "run", "run", "--json").stdout)["runs"]
+    assert [r["run_dir"] for r in runs] == [real] * 2 and runs[0]["checkpoint"].startswith(real + os.sep)
+    r = mlp("train", ROOT / "configs/xor.yaml", "--out", "again", "--epochs", "1", "--quiet", "--json")
+    assert json.loads(r.stdout)["run_dir"] == os.path.realpath("again") == str(tmp_path / "again")
+    r = mlp("train", "--resume", "again", "--json")  # nothing to do: still the resolved run directory
+    assert json.loads(r.stdout)["run_dir"] == str(tmp_path / "again")
+
+
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_gradcheck_passes_on_every_shipped_config(config):
     r = mlp("gradcheck", ROOT / "configs" / config, "--json")

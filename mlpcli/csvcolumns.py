@@ -2,9 +2,9 @@
 float64 values or category codes, and the blocks are joined into a :class:`Table`.
 
 A column's type is decided on its first ``SAMPLE`` rows: text when listed in ``text`` or
-when fewer than half of their present values are numbers; numeric otherwise, and from then on a value
-that is neither a number nor a missing-value marker is a :class:`DataError` naming the file,
-the line and the column.
+when fewer than half of their present values are numbers; numeric when listed in ``numeric`` (a
+trained model's numeric inputs) or otherwise, and from then on a value that is neither a number
+nor a missing-value marker is a :class:`DataError` naming the file, the line and the column.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from .csvfields import Fields
 from .errors import DataError
-from .tablecolumns import Column, Table, no_column
+from .tablecolumns import Column, Table, no_column, not_a_model_number
 
 GROUPED = re.compile(rb"[+-]?\d+(,\d+)+(\.\d*)?")  # 151,000.5 or 2,5: thousands separators or a decimal comma
 SAMPLE = 2000  # the rows whose values decide a column's type
@@ -24,14 +24,15 @@ SAMPLE = 2000  # the rows whose values decide a column's type
 class ColumnParser:
     """Converts each block's fields into typed columns and joins the blocks (see the module docstring)."""
 
-    def __init__(self, path, names, wanted, na_values, text):
+    def __init__(self, path, names, wanted, na_values, text, numeric=()):
         unknown = [c for c in wanted if c not in names]
         if unknown:
             raise no_column(path, unknown[0], names)
         self.path, self.names, self.wanted = path, names, wanted
         self.na = [str(v).encode() for v in na_values]
-        self.text = set(text or ())
-        self.kind: dict[str, str] = {}
+        self.text, self.na_values = set(text or ()), list(na_values)
+        self.fixed = {n for n in numeric or () if n in wanted}  # numeric because a trained model says so
+        self.kind: dict[str, str] = dict.fromkeys(self.fixed, "numeric")
         self.n_rows = 0  # set by ``reserve``: the table's rows, so each column is allocated once
         self.out: dict[str, np.ndarray | None] = {n: None for n in names if n in wanted}
         self.integer = {n: True for n in self.out}
@@ -99,6 +100,8 @@ class ColumnParser:
         bad = np.flatnonzero(~ok | np.isinf(vals))  # inf, -Infinity, 1e400 would make every output they reach NaN
         if len(bad):
             i, val = int(bad[0]), at.text(bad[0])
+            if not ok[i] and name in self.fixed:
+                raise _Bad(i, str(not_a_model_number(at(i), name, val, self.na_values)))
             if not ok[i]:
                 raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a number, but the column is numeric (add {val!r} "
                               f"to data.na_values if it marks a missing value, or list {name!r} in data.categorical)")

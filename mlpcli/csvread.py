@@ -30,11 +30,12 @@ _NOT_SPACE = re.compile(rb"\S")
 
 
 def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
-              skip=()) -> Table:
+              skip=(), numeric=()) -> Table:
     """A table from the bytes of a delimited text file with a header row.
 
     ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
-    fast path unless the file holds a double quote.
+    fast path unless the file holds a double quote. ``numeric``: columns read as numbers whatever
+    their first rows hold (a trained model's numeric inputs).
     """
     data = data if isinstance(data, bytearray) else bytearray(data)
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as spreadsheets write
@@ -62,7 +63,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     check_names(names, path)
     _check_delimiter(names, path, delim)
     wanted = (set(names) if usecols is None else set(usecols)) - set(skip)
-    parser = ColumnParser(path, names, wanted, na_values, text)
+    parser = ColumnParser(path, names, wanted, na_values, text, numeric)
     if quoted:
         parser.reserve(len(lines))
         parser.add_block({n: Fields.of([s.encode() for s in col]) for n, col in zip(names, split, strict=True)

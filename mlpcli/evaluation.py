@@ -31,6 +31,9 @@ def data_config_for(net, data_config=None, overrides=()):
         d = load_config(data_config, overrides)
         merged["data"], merged["seed"], source = d.to_dict()["data"], d.seed, str(data_config)
     elif overrides:
+        keys = {str(o).partition("=")[0].strip() for o in overrides}
+        if "data.test" in keys and "data.test_fraction" not in keys:
+            merged["data"].pop("test_fraction", None)  # a test file replaces the split the run held out
         apply_overrides(merged, overrides)
     merged["training"]["epochs"] = 0  # evaluation trains nothing (and a step network is fine)
     merged["model"]["init"] = {"name": "xavier"}
@@ -168,11 +171,10 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     if not str(path).lower().endswith(SUFFIXES):
         raise DataError(f"{path}: this model was trained on a table; give a table ({', '.join(SUFFIXES)})")
     d = net.config.data
-    text = [c["name"] for c in pre.spec["columns"] if c["type"] == "categorical"]
-    numeric = [n for n in pre.input_names if n not in text]
+    text, numeric = pre.column_types()
     # --keep columns are read as text, so they are written back as they are in the file ('0.0' stays '0.0');
     # one that is also a numeric input is read a second time, as text
-    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric],
+    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric], numeric=numeric,
                        skip=[c for c in d.drop if c not in keep])  # dropped columns are not read, unless kept
     pre.check_columns(table)
     for name in keep:

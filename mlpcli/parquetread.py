@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError, DependencyError
-from .tablecolumns import Column, Table, check_names
+from .tablecolumns import Column, Table, check_names, not_a_model_number
 
 
-def read_parquet(path, na_values, text, usecols, skip=()) -> Table:
+def read_parquet(path, na_values, text, usecols, skip=(), numeric=()) -> Table:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -41,7 +41,26 @@ def read_parquet(path, na_values, text, usecols, skip=()) -> Table:
             raise DataError(f"{path}: column {name!r} has type {typ}; expected numbers, booleans, dates or text")
         raw = np.array(["" if v is None else str(v) for v in col.to_pylist()], dtype=str)
         uniq, inv = np.unique(raw, return_inverse=True)
+        if name in numeric:  # text where a trained model reads numbers: numbers written as text, or an error
+            cols[name] = _model_numbers(path, name, uniq, inv.reshape(-1), na_values)
+            continue
         cats = [u for u in uniq.tolist() if u not in na]  # sorted, as np.unique returns them
         ids = np.array([-1 if u in na else cats.index(u) for u in uniq.tolist()], np.int32)
         cols[name] = Column(name, ids[inv.reshape(-1)], cats)
     return Table(path, cols, t.num_rows, skipped=tuple(n for n in everything or () if n in skip))
+
+
+def _model_numbers(path, name, uniq, inv, na_values) -> Column:
+    """A text column of a trained model's numeric input as numbers (a missing-value text as NaN)."""
+    values = np.full(len(uniq), np.nan)
+    for i, u in enumerate(uniq.tolist()):
+        if u in na_values:
+            continue
+        try:
+            values[i] = float(u)
+        except ValueError:
+            values[i] = np.inf
+        if not np.isfinite(values[i]):
+            row = int(np.flatnonzero(inv == i).min())
+            raise not_a_model_number(f"{path}: row {row + 1}", name, u, na_values)
+    return Column(name, values[inv], None, False)

@@ -104,6 +104,17 @@ class TablePreprocessor:
     def target_names(self) -> list[str]:
         return self.spec["target"]["names"]
 
+    def column_types(self, with_target: bool = False) -> tuple[list[str], list[str]]:
+        """(text, numeric): the columns a table for this model is read as text and as numbers, whatever
+        its first rows hold; ``with_target``: the target's too (text classes, or a regression's numbers)."""
+        text = [c["name"] for c in self.spec["columns"] if c["type"] == "categorical"]
+        numeric = [c["name"] for c in self.spec["columns"] if c["type"] == "numeric"]
+        if with_target and not self.task.classification:
+            numeric += self.target_names
+        elif with_target and not all(_is_number(c) for c in self.task.classes):
+            text += self.target_names
+        return text, numeric
+
     # ------------------------------------------------------------------ applying
     def check_columns(self, table: Table, with_target: bool = False) -> None:
         need = self.input_names + (self.target_names if with_target else [])
@@ -269,3 +280,11 @@ def _codes_for(col: Column, cats: list[str], fill) -> tuple[np.ndarray, int]:
     missing = codes == -2
     codes[missing] = lookup[fill] if fill is not None else -1
     return codes, n_unseen
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

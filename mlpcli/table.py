@@ -18,11 +18,12 @@ SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")
 __all__ = ["NA_VALUES", "SUFFIXES", "Column", "Table", "no_column", "parse_csv", "read_table"]
 
 
-def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=()) -> Table:
+def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=()) -> Table:
     """The table in ``path``, its format chosen by suffix.
 
     ``text``: columns to read as text whatever they hold (default: those whose values are
-    mostly not numbers); ``usecols``: only these columns are converted (default: all);
+    mostly not numbers); ``numeric``: columns read as numbers whatever they hold (a trained model's
+    numeric inputs: text in them is an error that says so); ``usecols``: only these columns are converted (default: all);
     ``skip``: columns never converted nor checked, if the file has them (``data.drop``: a
     dropped column's contents do not matter); the table lists those it has in ``skipped``.
     """
@@ -35,7 +36,7 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=()) -
     if low.endswith(".parquet"):
         from .parquetread import read_parquet
 
-        return read_parquet(path, na_values, text, usecols, skip)
+        return read_parquet(path, na_values, text, usecols, skip, numeric)
     if not low.endswith(SUFFIXES):
         raise DataError(f"{path}: not a table; expected one of {', '.join(SUFFIXES)}")
     if low.endswith(".gz"):
@@ -55,4 +56,4 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=()) -
             got = f.readinto(data)
         del data[got:]
     delim = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
-    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip)
+    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip, numeric=numeric)

@@ -97,6 +97,14 @@ def no_column(path, name, names: list[str]) -> DataError:
     return DataError(f"{path}: no column {name!r}{hint} (columns: {', '.join(names)})")
 
 
+def not_a_model_number(where: str, name: str, value: str, na_values) -> DataError:
+    """Text in a column a trained model reads as numbers: the fix is in the data, not the config
+    (the preprocessing comes from the checkpoint), so name the texts the model reads as missing."""
+    na = ", ".join(repr(str(v)) for v in na_values)
+    return DataError(f"{where}: column {name!r}: {value!r} is not a number, and the model was trained on numbers in "
+                     f"this column (correct the value, or write one the model reads as missing: {na})")
+
+
 def check_names(names: list[str], path: str) -> None:
     for j, name in enumerate(names):
         if name.strip() == "":

@@ -83,22 +83,12 @@ def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
     from .table import read_table  # the CSV reader: imported when a table is read, not when a config is validated
 
     target = targets_of(d)
-    if fitted is not None:
-        text = [c["name"] for c in fitted.spec["columns"] if c["type"] == "categorical"]
-        if fitted.task.classification:
-            text += fitted.target_names if not _numeric_classes(fitted.task.classes) else []
+    if fitted is not None:  # read as the model was trained: its text as text, its numbers as numbers
+        text, numeric = fitted.column_types(with_target=True)
     else:
-        text = list(d.categorical) if isinstance(d.categorical, list) else None
+        text, numeric = (list(d.categorical) if isinstance(d.categorical, list) else None), ()
     usecols = None if d.features is None else [*d.features, *target]
-    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop)
-
-
-def _numeric_classes(classes) -> bool:
-    try:
-        [float(c) for c in classes]
-        return True
-    except ValueError:
-        return False
+    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric)
 
 
 def without_missing_target(table: Table, target: list[str]) -> Table:

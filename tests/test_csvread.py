@@ -83,3 +83,17 @@ def test_numbers_past_the_first_block_are_checked_and_located(monkeypatch):
     t = parse_csv(data[: -len(b"oops,x\n")], "t.csv")
     assert t.columns["a"].values.tolist() == list(range(200)) and t.columns["a"].integer
     assert t.columns["b"].categories == ["x0", "x1", "x2"] and t.columns["b"].values.tolist() == [i % 3 for i in range(200)]
+
+
+def test_a_models_numeric_columns_are_numbers_whatever_their_first_rows_hold():
+    """numeric=: a trained model's numeric inputs are read as numbers; text in them is an error that says
+    how to fix the data (the config's na_values cannot change a checkpoint's preprocessing)."""
+    data = b"a,b\n" + b"x,1\n" * 5 + b"2.5,2\n"
+    assert parse_csv(data, "t.csv").columns["a"].categories == ["2.5", "x"]  # mostly text: a text column
+    for quoted in (False, True):
+        with pytest.raises(DataError) as e:
+            parse_csv(data, "t.csv", numeric=["a"], na_values=["", "?"], quoted=quoted)
+        assert str(e.value) == ("t.csv:2: column 'a': 'x' is not a number, and the model was trained on numbers in this "
+                                "column (correct the value, or write one the model reads as missing: '', '?')")
+    t = parse_csv(b"a,b\n" + b"?,1\n" * 3 + b"2.5,2\n", "t.csv", numeric=["a"], na_values=["?"])
+    assert np.array_equal(t.columns["a"].values, [np.nan] * 3 + [2.5], equal_nan=True)

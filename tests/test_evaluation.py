@@ -102,6 +102,26 @@ training: {{epochs: 1}}
     assert [tuple(g[:3]) for g in got[1:]] == rows  # an identifier column and a numeric input, as written
 
 
+def test_text_in_a_numeric_input_at_predict_and_eval_says_what_the_model_reads_as_missing(tmp_path):
+    """The preprocessing comes from the checkpoint: the hint is about the data (the values the model reads as
+    missing), and a column whose first rows are text is still read as the model's numbers."""
+    rng = np.random.default_rng(0)
+    table = tmp_path / "t.csv"
+    table.write_text("x,label\n" + "".join(f"{v:.3f},{'ab'[int(v > 0)]}\n" for v in rng.normal(size=40)))
+    run = train(tmp_path, f"""data: {{name: table, train: {table}, target: label, na_values: ['', '-']}}
+model: {{layers: [1, 2, 1]}}
+training: {{epochs: 1}}
+""")
+    new = tmp_path / "new.csv"
+    new.write_text("x,label\n" + "oops,a\n" * 3 + "1.5,b\n")
+    hint = ("column 'x': 'oops' is not a number, and the model was trained on numbers in this column (correct the value, "
+            "or write one the model reads as missing: '', '-')")
+    r = mlp("predict", run, new)
+    assert r.exit_code == 2 and r.stderr == f"mlp: error: {new}:2: {hint}\n"
+    r = mlp("eval", run, "--set", f"data.test={new}")
+    assert r.exit_code == 2 and r.stderr == f"mlp: error: {new}:2: {hint}\n"
+
+
 def test_binary_probabilities_have_two_columns_in_predict_onnx_and_sklearn(tmp_path):
     """One column per class, the second the probability of class 1, wherever the model runs."""
     run = train(tmp_path, "training: {epochs: 50, batch_size: full}\noptimizer: {lr: 0.5}\n")  # XOR, sigmoid output

@@ -14,8 +14,8 @@ from .dataset import target_units
 from .errors import DataError
 from .losses import targets_for
 from .memory import check_allocation
-from .metrics import class_probabilities, classification_report, predicted_classes, true_classes
-from .model import MLP, evaluate
+from .metrics import class_probabilities, predicted_classes, split_report
+from .model import MLP
 from .preprocess import TablePreprocessor
 from .safeio import resolved
 from .task import needs_data
@@ -45,13 +45,9 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     cfg = data_config_for(net, data_config, overrides)
     ds = load_data(cfg, normalizer=net.normalizer, task=net.task)  # the task decided in training
     s = ds.split(split)
-    classification = net.task.classification
     t0 = time.perf_counter()
-    A = np.empty((len(s.y), net.layers[-1]))  # the outputs, from the metrics' own forward pass
     unscale = target_units(net.normalizer)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(net.model, s.X, s.y, net.task, confusion=classification, out=A, unscale=unscale)
-    metrics, cm = result if classification else (result, None)
+    metrics, cm, A = split_report(net.model, s.X, s.y, net.task, unscale)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad or not np.isfinite(A).all():
         raise DataError(f"{ds.source}: the {split} split gives a non-finite {', '.join(bad) or 'output'} with this "
@@ -59,11 +55,8 @@ def evaluate_checkpoint(path, data_config=None, split="test", overrides=()) -> d
     seconds = time.perf_counter() - t0
     report = {"metrics": metrics, "seconds": seconds, "task": net.task.kind, "checkpoint": resolved(net.path),
               "scaled_target": unscale is not None}
-    if classification:
-        names = list(net.task.classes)  # a table's class names, else the labels 0 .. k-1
-        scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
-        metrics.update(classification_report(true_classes(s.y), predicted_classes(A), names, scores))
-        report["confusion_matrix"], report["classes"] = cm, names
+    if cm is not None:
+        report["confusion_matrix"], report["classes"] = cm, list(net.task.classes)
     return report
 
 

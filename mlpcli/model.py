@@ -286,9 +286,11 @@ def _flat_views(shapes, dtype):
 
 
 def split_metrics(model, ds, task, normalizer) -> dict:
-    """evaluate() on each split of a Dataset, mse/rmse/mae in the target's own units (as mlp eval)."""
+    """Every split's metrics as mlp eval gives them (metrics.split_report), mse/rmse/mae in the target's own units."""
+    from .metrics import split_report
+
     unscale = target_units(normalizer)
-    return {k: evaluate(model, s.X, s.y, task, unscale=unscale) for k, s in ds.splits().items()}
+    return {k: split_report(model, s.X, s.y, task, unscale)[0] for k, s in ds.splits().items()}
 
 
 def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None, unscale=None):

@@ -122,6 +122,25 @@ training: {{epochs: 1}}
     assert r.exit_code == 2 and r.stderr == f"mlp: error: {new}:2: {hint}\n"
 
 
+def test_train_json_gives_each_split_the_metrics_eval_gives(tmp_path):
+    """One function computes a split's metrics: train's summary of the test split is eval's, key for key
+    (eval's own numbers are checked against scikit-learn in test_metrics)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 2))
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,label\n" + "".join(f"{a:.4f},{b:.4f},{'yes' if a + b + 0.5 * rng.normal() > 0 else 'no'}\n"
+                                             for a, b in X))
+    cfg = write_yaml(tmp_path / "c.yaml", f"data: {{name: table, train: {table}, target: label, test_fraction: 0.3}}\n"
+                                          "model: {layers: [auto, 4, auto]}\ntraining: {epochs: 5}\n")
+    r = mlp("train", cfg, "--out", tmp_path / "run", "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    trained = json.loads(r.stdout)["metrics"]
+    evaluated = json.loads(mlp("eval", tmp_path / "run", "--json").stdout)
+    assert trained["test"] == {k: v for k, v in evaluated.items() if k not in ("split", "checkpoint")}
+    assert {"precision", "recall", "f1", "per_class", "roc_auc", "f1_weighted"} <= set(trained["train"])
+    assert set(trained["train"]["per_class"]) == {"no", "yes"}
+
+
 def test_binary_probabilities_have_two_columns_in_predict_onnx_and_sklearn(tmp_path):
     """One column per class, the second the probability of class 1, wherever the model runs."""
     run = train(tmp_path, "training: {epochs: 50, batch_size: full}\noptimizer: {lr: 0.5}\n")  # XOR, sigmoid output

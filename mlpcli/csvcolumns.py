@@ -5,6 +5,9 @@ A column's type is decided on its first ``SAMPLE`` rows: text when listed in ``t
 when fewer than half of their present values are numbers; numeric when listed in ``numeric`` (a
 trained model's numeric inputs) or otherwise, and from then on a value that is neither a number
 nor a missing-value marker is a :class:`DataError` naming the file, the line and the column.
+A column typed text by its first rows whose values are, over the whole file, at least half
+numbers is numeric after all: its first text value is that error (numbers are never silently
+made categories because the text came first).
 """
 
 from __future__ import annotations
@@ -131,8 +134,15 @@ class ColumnParser:
         for name, values in self.out.items():
             if self.kind[name] == "numeric":
                 cols[name] = Column(name, values, None, self.integer[name])
-            else:
-                cols[name] = _sorted_text(name, values, self.vocab[name], {v.decode() for v in self.na})
+                continue
+            cols[name] = col = _sorted_text(name, values, self.vocab[name], {v.decode() for v in self.na})
+            row = -1 if name in self.text else _numbers_after_all(col)
+            if row >= 0:
+                at = f"{self.path}:{int(lines[row]) if lines is not None else row + 2}"
+                val = col.categories[col.values[row]]
+                raise DataError(f"{at}: column {name!r}: {val!r} is not a number, but the column is numeric (most of its "
+                                f"values are numbers; add {val!r} to data.na_values if it marks a missing value, or list "
+                                f"{name!r} in data.categorical)")
         return Table(self.path, cols, self.n_rows, lines)
 
 
@@ -175,6 +185,19 @@ def _sorted_text(name, codes, vocab: dict, na: set) -> Column:
     remap = np.full(len(cats) + 1, -1, np.int32)
     remap[np.array(order, dtype=np.intp)] = np.arange(len(order), dtype=np.int32)
     return Column(name, remap[codes], [cats[i] for i in order])
+
+
+def _numbers_after_all(col: Column) -> int:
+    """A column typed text on its first rows that holds, over all its rows, at least half numbers: the
+    row of its first value that is not a number; -1 for a text column."""
+    if not col.categories:
+        return -1
+    number = Fields.of([c.encode() for c in col.categories]).floats()[1]
+    present = col.values[col.values >= 0]
+    counts = np.bincount(present, minlength=len(number))
+    if not number.any() or counts[number].sum() * 2 < len(present):
+        return -1
+    return int(np.flatnonzero((col.values >= 0) & ~number[np.maximum(col.values, 0)])[0])
 
 
 def _grouped_number(fields: Fields, present: np.ndarray) -> int:

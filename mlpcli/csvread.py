@@ -21,7 +21,7 @@ from .csvcolumns import SAMPLE, ColumnParser
 from .csvfields import Fields, _word_view
 from .errors import DataError
 from .tablecolumns import NA_VALUES, Table, check_names
-from .threads import cores
+from .threads import cores, requested
 
 BLOCK_BYTES = 4 << 20  # the fast path parses this much of the file at a time
 MAX_THREADS = 4
@@ -30,12 +30,13 @@ _NOT_SPACE = re.compile(rb"\S")
 
 
 def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
-              skip=(), numeric=()) -> Table:
+              skip=(), numeric=(), threads=None) -> Table:
     """A table from the bytes of a delimited text file with a header row.
 
     ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
     fast path unless the file holds a double quote. ``numeric``: columns read as numbers whatever
-    their first rows hold (a trained model's numeric inputs).
+    their first rows hold (a trained model's numeric inputs). ``threads``: at most this many conversion
+    threads (default: $MLPCLI_THREADS, else up to ``MAX_THREADS`` of the cores; README "Threads").
     """
     data = data if isinstance(data, bytearray) else bytearray(data)
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as spreadsheets write
@@ -69,7 +70,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
         parser.add_block({n: Fields.of([s.encode() for s in col]) for n, col in zip(names, split, strict=True)
                           if n in wanted}, 0, lines)
     else:
-        _fast_blocks(data, len(data), nl + 1, names, delim, parser)
+        _fast_blocks(data, len(data), nl + 1, names, delim, parser, threads)
     table = parser.table(lines)
     table.skipped = tuple(n for n in names if n in skip)
     return table
@@ -97,7 +98,7 @@ def _check_delimiter(names: list[str], path: str, delim: str) -> None:
 
 
 # ---------------------------------------------------------------------------- fast path (no quotes)
-def _fast_blocks(data: bytearray, end: int, start: int, names: list[str], delim: str, parser) -> None:
+def _fast_blocks(data: bytearray, end: int, start: int, names: list[str], delim: str, parser, threads=None) -> None:
     """Parse ``data[start:end]`` block by block: fields located by vectorised delimiter search.
 
     The first block (at least ``SAMPLE`` rows) decides the columns' types; the others are converted on up to ``MAX_THREADS``
@@ -125,7 +126,7 @@ def _fast_blocks(data: bytearray, end: int, start: int, names: list[str], delim:
 
     parser.reserve(row0)
     parser.merge(convert(blocks[0]), blocks[0][2])
-    threads = min(MAX_THREADS, cores(), len(blocks) - 1)
+    threads = min(threads or requested() or min(MAX_THREADS, cores()), len(blocks) - 1)
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
             for block, converted in zip(blocks[1:], pool.map(convert, blocks[1:]), strict=True):

@@ -18,12 +18,13 @@ SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")
 __all__ = ["NA_VALUES", "SUFFIXES", "Column", "Table", "no_column", "parse_csv", "read_table"]
 
 
-def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=()) -> Table:
+def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=(), threads=None) -> Table:
     """The table in ``path``, its format chosen by suffix.
 
     ``text``: columns to read as text whatever they hold (default: those whose values are
     mostly not numbers); ``numeric``: columns read as numbers whatever they hold (a trained model's
-    numeric inputs: text in them is an error that says so); ``usecols``: only these columns are converted (default: all);
+    numeric inputs: text in them is an error that says so); ``threads``: the CSV reader's threads at most
+    (default: $MLPCLI_THREADS, else the cores'); ``usecols``: only these columns are converted (default: all);
     ``skip``: columns never converted nor checked, if the file has them (``data.drop``: a
     dropped column's contents do not matter); the table lists those it has in ``skipped``.
     """
@@ -56,4 +57,4 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), n
             got = f.readinto(data)
         del data[got:]
     delim = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
-    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip, numeric=numeric)
+    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip, numeric=numeric, threads=threads)

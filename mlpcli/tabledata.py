@@ -20,6 +20,7 @@ from .registry import Params
 from .sections import AbsPath, Section, field_error
 from .tablecolumns import NA_VALUES, Table
 from .task import Task, of_column
+from .threads import requested
 
 
 class MissingConfig(Section):
@@ -78,7 +79,7 @@ def targets_of(d) -> list[str]:
     return [d.target] if isinstance(d.target, str) else list(d.target)
 
 
-def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
+def read_for(d, path: str, fitted: TablePreprocessor | None, threads: int | None = None) -> Table:
     """The table at ``path``, only the columns that matter read (categorical ones as text)."""
     from .table import read_table  # the CSV reader: imported when a table is read, not when a config is validated
 
@@ -88,7 +89,7 @@ def read_for(d, path: str, fitted: TablePreprocessor | None) -> Table:
     else:
         text, numeric = (list(d.categorical) if isinstance(d.categorical, list) else None), ()
     usecols = None if d.features is None else [*d.features, *target]
-    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric)
+    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads)
 
 
 def without_missing_target(table: Table, target: list[str]) -> Table:
@@ -138,8 +139,8 @@ def load_table(cfg, rng, fitted: dict | None = None, task: Task | None = None):
     d = cfg.data
     target = targets_of(d)
     pre = TablePreprocessor.from_dict(fitted, task) if fitted is not None else None
-    path = d.train
-    train = without_missing_target(read_for(d, path, pre), target)
+    path, threads = d.train, requested(cfg.training.threads)  # mlp train --threads N reads with N threads too
+    train = without_missing_target(read_for(d, path, pre, threads), target)
     for name in target:
         train.column(name)
     if pre is None:
@@ -152,7 +153,7 @@ def load_table(cfg, rng, fitted: dict | None = None, task: Task | None = None):
     labels = class_labels(train, target, task)
     test = None
     if d.test is not None:
-        test = without_missing_target(read_for(d, d.test, pre), target)
+        test = without_missing_target(read_for(d, d.test, pre, threads), target)
     else:
         held, keep = split_rows(train.n_rows, d.test_fraction, labels, rng, "data.test_fraction", path)
         test, train = train.rows(held), train.rows(keep)

@@ -9,6 +9,7 @@ import pytest
 
 import mlpcli.csvcolumns
 import mlpcli.csvread
+import mlpcli.errors
 from mlpcli.errors import DataError
 from mlpcli.table import NA_VALUES, parse_csv
 
@@ -97,3 +98,59 @@ def test_a_models_numeric_columns_are_numbers_whatever_their_first_rows_hold():
                                 "column (correct the value, or write one the model reads as missing: '', '?')")
     t = parse_csv(b"a,b\n" + b"?,1\n" * 3 + b"2.5,2\n", "t.csv", numeric=["a"], na_values=["?"])
     assert np.array_equal(t.columns["a"].values, [np.nan] * 3 + [2.5], equal_nan=True)
+
+
+def test_text_far_past_the_rows_that_type_a_column_is_an_error_at_its_line():
+    """The types come from the first SAMPLE rows; a text at row 5000 of a numeric column is still found, at its
+    line, by both paths and whatever the blocks (never NaN, never a category)."""
+    rows = [f"{i * 0.5},{'ab'[i % 2]}" for i in range(6000)]
+    rows[4999] = "oops,a"
+    plain = ("x,y\n" + "\n".join(rows) + "\n").encode()
+    for quoted, block in ((False, 1 << 20), (False, 4096), (True, 1 << 20)):
+        mlpcli.csvread.BLOCK_BYTES, saved = block, mlpcli.csvread.BLOCK_BYTES
+        try:
+            with pytest.raises(DataError, match=r"^t.csv:5001: column 'x': 'oops' is not a number, but the column is numeric"):
+                parse_csv(plain, "t.csv", quoted=quoted)
+        finally:
+            mlpcli.csvread.BLOCK_BYTES = saved
+
+
+def test_a_column_of_text_first_and_numbers_after_is_numeric_with_its_text_an_error():
+    """Typed text by its first rows, numbers by most of its values: the first text is the error (numbers are not
+    made categories because text came first); listed in data.categorical, it is read as text."""
+    rows = [("low" if i % 2 else "high") if i < 2500 else str(i) for i in range(6000)]
+    data = ("x,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate(rows))).encode()
+    for quoted in (False, True):
+        with pytest.raises(DataError, match=r"^t.csv:2: column 'x': 'high' is not a number, but the column is numeric \(most"):
+            parse_csv(data, "t.csv", quoted=quoted)
+    assert len(parse_csv(data, "t.csv", text=["x"]).columns["x"].categories) == 3502
+    mostly_text = ("x\n" + "a\n" * 3000 + "1\n" * 2999).encode()  # fewer than half numbers: a text column
+    assert parse_csv(mostly_text, "t.csv").columns["x"].categories == ["1", "a"]
+
+
+def test_conversion_threads_follow_mlpcli_threads_and_the_threads_argument(monkeypatch):
+    """MLPCLI_THREADS (or --threads, through threads=) bounds the reader's threads as it does training's."""
+    used = []
+
+    class Pool(mlpcli.csvread.ThreadPoolExecutor):
+        def __init__(self, n):
+            used.append(n)
+            super().__init__(n)
+
+    monkeypatch.setattr(mlpcli.csvread, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(mlpcli.csvread, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(mlpcli.csvread, "cores", lambda: 8)
+    data = ("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(20000))).encode()
+    expected = parse_csv(data, "t.csv", threads=1)  # no pool at all
+    monkeypatch.setenv("MLPCLI_THREADS", "1")
+    same(parse_csv(data, "t.csv"), expected)
+    assert used == []
+    monkeypatch.setenv("MLPCLI_THREADS", "3")
+    same(parse_csv(data, "t.csv"), expected)
+    same(parse_csv(data, "t.csv", threads=2), expected)
+    monkeypatch.delenv("MLPCLI_THREADS")
+    same(parse_csv(data, "t.csv"), expected)
+    assert used == [3, 2, mlpcli.csvread.MAX_THREADS]
+    monkeypatch.setenv("MLPCLI_THREADS", "many")
+    with pytest.raises(mlpcli.errors.ConfigError, match="MLPCLI_THREADS"):
+        parse_csv(data, "t.csv")

@@ -288,3 +288,18 @@ def test_dropped_columns_are_never_read(tmp_path):
                            loss="binary_cross_entropy", epochs=2)
         r = mlp("train", bad, "--out", tmp_path / "bad", "--quiet")
         assert r.exit_code == 2 and "no column 'X'" in r.stderr and "did you mean 'x'" in r.stderr, r.stderr
+
+
+def test_training_threads_bound_the_table_readers_threads(customers, tmp_path, monkeypatch):
+    """mlp train --threads N (training.threads) reads the train and test tables with at most N threads."""
+    import mlpcli.tabledata
+
+    seen, read = [], mlpcli.tabledata.read_table
+    monkeypatch.setattr(mlpcli.tabledata, "read_table", lambda *a, **kw: seen.append(kw["threads"]) or read(*a, **kw))
+    cfg = load_config(table_config(tmp_path, f"train: {customers}, test: {customers}, target: bought, drop: [id]"),
+                      ["training.threads=1"])
+    load_data(cfg)
+    assert seen == [1, 1]
+    monkeypatch.setenv("MLPCLI_THREADS", "2")
+    load_data(load_config(table_config(tmp_path, f"train: {customers}, target: bought, drop: [id]")))
+    assert seen == [1, 1, 2]

@@ -5,7 +5,9 @@ with NumPy; each column's fields are gathered as 64-bit words (:mod:`mlpcli.csvf
 typed by :class:`~mlpcli.csvcolumns.ColumnParser`. A file holding a double quote anywhere is
 split by the ``csv`` module instead (RFC 4180: quoted fields, doubled quotes, newlines inside
 quotes), and its fields go through the same conversions, so both paths read a table alike.
-Every malformed input is a :class:`DataError` naming the file, the line and the column.
+Spaces around a field or a header name are not part of it (``39, State-gov, ?``: the UCI
+style; a quoted field may follow its delimiter's space), so they never make a category, a class
+or a column name of their own, nor hide a missing-value marker. Every malformed input is a :class:`DataError` naming the file, the line and the column.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ BLOCK_BYTES = 4 << 20  # the fast path parses this much of the file at a time
 MAX_THREADS = 4
 DELIMITERS = ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "pipe"))
 _NOT_SPACE = re.compile(rb"\S")
+SPACE = ord(" ")
 
 
 def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
@@ -82,7 +85,7 @@ def _header(line: bytes, path: str, delim: str) -> list[str]:
         text = line.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return text.split(delim)
+    return [name.strip(" ") for name in text.split(delim)]
 
 
 def _check_delimiter(names: list[str], path: str, delim: str) -> None:
@@ -149,12 +152,40 @@ def _split_block(buf, start, stop, row0, names, want, delim, path) -> dict[str, 
     lengths = np.empty_like(ends)
     lengths[0] = ends[0] - start
     np.subtract(ends[1:], ends[:-1] + 1, out=lengths[1:])
+    if _spaced(a, delim):
+        _strip_spaces(buf, ends, lengths)
     ends, lengths = ends.reshape(n_rows, n_cols), lengths.reshape(n_rows, n_cols)
     if len(want) < n_cols:
         ends, lengths = ends[:, want], lengths[:, want]
     first = _word_view(buf)[ends - 8].T if start >= 8 else [None] * len(want)  # each column's last words, in row order
     ends, lengths = ends.T.copy(), lengths.T.copy()
     return {names[j]: Fields.gather(buf, ends[i], lengths[i], first[i]) for i, j in enumerate(want)}
+
+
+def _spaced(a: np.ndarray, delim: str) -> bool:
+    """Whether a field of the block ``a`` (whole rows) starts or ends with a space: the block's spaces
+    next to a delimiter, a newline or its ends. One pass over the bytes; the fields are looked at
+    only when one does (most files have none)."""
+    at = np.flatnonzero(a == SPACE)
+    if len(at) == 0:
+        return False
+    if at[0] == 0 or at[-1] == len(a) - 1:
+        return True
+    around = np.concatenate([a[at - 1], a[at + 1]])
+    return bool(((around == ord(delim)) | (around == 10)).any())
+
+
+def _strip_spaces(buf, ends, lengths) -> None:
+    """Fields ``buf[ends - lengths : ends]`` without their leading and trailing spaces, in place."""
+    for trailing in (True, False):
+        while True:
+            at = ends - 1 if trailing else ends - lengths
+            hit = (lengths > 0) & (buf[np.clip(at, 0, len(buf) - 1)] == SPACE)
+            if not hit.any():
+                break
+            lengths[hit] -= 1
+            if trailing:
+                ends[hit] -= 1
 
 
 def _regular(is_nl: np.ndarray, n_cols: int) -> bool:
@@ -183,16 +214,16 @@ def _split_quoted(data: bytes, path: str, delim: str):
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
-    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True, skipinitialspace=True)
     rows, lines = [], []
     try:
-        names = next(reader)
+        names = [name.strip(" ") for name in next(reader)]
         n = len(names)
         for row in reader:
             if len(row) != n and not (n == 1 and not row):
                 what = "is empty" if not row else f"has {len(row)} fields"
                 raise DataError(f"{path}:{reader.line_num}: row {what}, the header has {n} columns")
-            rows.append(row or [""])
+            rows.append([f.strip(" ") for f in row] or [""])
             lines.append(reader.line_num)
     except csv.Error as e:
         raise DataError(f"{path}:{reader.line_num}: malformed quoting: {e}") from None

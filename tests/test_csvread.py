@@ -154,3 +154,21 @@ def test_conversion_threads_follow_mlpcli_threads_and_the_threads_argument(monke
     monkeypatch.setenv("MLPCLI_THREADS", "many")
     with pytest.raises(mlpcli.errors.ConfigError, match="MLPCLI_THREADS"):
         parse_csv(data, "t.csv")
+
+
+def test_spaces_around_fields_and_names_are_not_part_of_them():
+    """The UCI style (``39, State-gov, ?``): names, classes and categories without their spaces, the marker
+    ' ?' missing, and a quoted field may follow its delimiter's space; both paths alike, any blocks."""
+    body = "age , workclass, income\n39, State-gov, <=50K\n50,  ?  , >50K \n 38 ,Private,<=50K\n"
+    for quoted, block in ((False, 1 << 20), (False, 16), (True, 1 << 20)):
+        mlpcli.csvread.BLOCK_BYTES, saved = block, mlpcli.csvread.BLOCK_BYTES
+        try:
+            t = parse_csv(body.encode(), "t.csv", quoted=quoted)
+        finally:
+            mlpcli.csvread.BLOCK_BYTES = saved
+        assert list(t.columns) == ["age", "workclass", "income"]
+        assert t.columns["age"].values.tolist() == [39, 50, 38] and t.columns["age"].integer
+        assert t.columns["workclass"].categories == ["Private", "State-gov"] and t.columns["workclass"].values.tolist() == [1, -1, 0]
+        assert t.columns["income"].categories == ["<=50K", ">50K"]
+    t = parse_csv(b'name,x\n"a, b", 1\n "c",2\n', "t.csv")
+    assert t.columns["name"].categories == ["a, b", "c"] and t.columns["x"].values.tolist() == [1, 2]

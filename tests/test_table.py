@@ -142,8 +142,8 @@ def test_labels_with_commas_stay_text_and_listed_grouped_numbers_are_categories(
     assert t.column("b").categories == ["1,000", "2,000"]
 
 
-@pytest.mark.parametrize(("asked", "hint"), [("Target", "did you mean 'target'?"), ("age", "did you mean ' Age '?"),
-                                             ("tagret", "did you mean 'target'?"), ("zzz", "(columns: id,  Age , target)")])
+@pytest.mark.parametrize(("asked", "hint"), [("Target", "did you mean 'target'?"), ("age", "did you mean 'Age'?"),
+                                             ("tagret", "did you mean 'target'?"), ("zzz", "(columns: id, Age, target)")])
 def test_an_unknown_column_suggests_the_one_meant(tmp_path, asked, hint):
     p = write(tmp_path, "id, Age ,target\n1,2,3\n")
     for read in (lambda: read_table(p, usecols=[asked]), lambda: read_table(p).column(asked)):

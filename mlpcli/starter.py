@@ -162,6 +162,24 @@ def _numbers_the_rows(name: str, col, n_rows: int) -> bool:
     return bool(v.max() - v.min() == n_rows - 1 and len(np.unique(v)) == n_rows)
 
 
+def _measured_in_whole_numbers(col) -> bool:
+    """An integer target that ``task: auto`` would take as classes, but whose values are mostly held by
+    fewer than ``RARE`` rows each (weights, ages, counts in a small table): a quantity, not labels, and
+    too rare to hold a stratified test split out; the starter says ``task: regression``."""
+    import numpy as np
+
+    from .task import MAX_AUTO_CLASSES
+
+    if not col.numeric:
+        return False
+    values, counts = np.unique(col.values[~col.missing], return_counts=True)
+    whole = np.array_equal(values, np.round(values))  # 191.0 too, as task: auto reads it
+    return whole and 2 < len(counts) <= MAX_AUTO_CLASSES and (counts < RARE).mean() > 0.5
+
+
+RARE = 5  # a class held by fewer rows has at most one in a 0.2 test split
+
+
 def table_starter(path: str, target: str | None) -> str:
     """A starter for the user's own table: its columns listed, the categorical ones detected, the
     task decided, and the network's ends sized by the encoded data."""
@@ -179,6 +197,7 @@ def table_starter(path: str, target: str | None) -> str:
     categorical = [n for n, c in table.columns.items() if not c.numeric and n != target and n not in ids]
     data = {"name": "table", "train": path, "target": target, "features": [n for n in table.columns if n != target and n not in ids],
             "drop": ids, "categorical": categorical, "test_fraction": 0.2,
+            **({"task": "regression"} if _measured_in_whole_numbers(table.column(target)) else {}),
             "validation_split": 0.1 if table.n_rows >= 100 else 0.0}  # a handful of rows has none to spare
     preset = {"data": data, "model": {"layers": ["auto", 32, "auto"], "activation": "relu", "init": "he"},
               "optimizer": {"name": "adam", "lr": 0.001},

@@ -8,11 +8,13 @@ import copy
 import os
 import re
 
+import numpy as np
 import pytest
 import yaml
 
-from mlpcli.config import validate
-from mlpcli.errors import ConfigError
+from mlpcli.config import load_config, validate
+from mlpcli.data import load_data
+from mlpcli.errors import ConfigError, DataError
 from mlpcli.keytable import rows
 from mlpcli.starter import PRESETS, starter_config
 
@@ -139,3 +141,23 @@ def test_readme_key_table_covers_every_key_that_applies():
         for path, _ in leaves(validate(ctx, "test").to_dict()):
             key = ".".join(path)
             assert key in documented or key.removesuffix(".name") in documented, f"{key} is not in the README's key table"
+
+
+def test_a_whole_number_quantity_in_a_small_table_starts_as_regression(tmp_path):
+    """linnerud-like: 20 rows whose integer target has 16 values (weights) are not 16 classes that no test split
+    can stratify; the starter says task: regression and the config trains. Integer labels with rows to spare stay
+    classes."""
+    from mlpcli.starter import table_starter
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, 20)
+    weight = tmp_path / "w.csv"
+    weight.write_text("chins,weight\n" + "".join(f"{a},{150 + 3 * a + i % 2}.0\n" for i, a in enumerate(x)))
+    text = table_starter(str(weight), "weight")
+    assert "predicting 'weight': regression" in text and "task: regression  # default: auto" in text
+    cfg = load_config(None, [f"data.train={weight}", "data.name=table", "data.target=weight", "data.task=auto"])
+    with pytest.raises(DataError, match="set data.task: regression"):  # what task: auto alone would do
+        load_data(cfg)
+    labels = tmp_path / "l.csv"
+    labels.write_text("a,label\n" + "".join(f"{i},{i % 3}\n" for i in range(60)))
+    assert "classification, 3 classes: 0, 1, 2" in table_starter(str(labels), "label")

@@ -207,6 +207,9 @@ def eval_(
     if split not in ("test", "train", "val"):
         fail(f"--split must be test, train or val (got {split!r})")
     require_finite(min_accuracy=min_accuracy, min_r2=min_r2)
+    if min_accuracy is not None and not 0 <= min_accuracy <= 1:  # 95 for 95% would be a gate that always fails
+        percent = f"; {min_accuracy:g}% is {min_accuracy / 100:g}" if 1 < min_accuracy <= 100 else ""
+        fail(f"--min-accuracy is a fraction of the samples, between 0 and 1 (got {min_accuracy:g}{percent})")
     report = evaluate_checkpoint(checkpoint, data, split, set_)
     m = report["metrics"]
     failed = None

@@ -335,6 +335,8 @@ CLI_CASES = {
     "--min-accuracy inf": (["eval", "{ck}", "--min-accuracy", "inf"], ["--min-accuracy"]),
     "--min-accuracy -inf": (["eval", "{ck}", "--min-accuracy", "-inf"], ["--min-accuracy"]),
     "--min-r2 nan": (["eval", "{reg}", "--min-r2", "nan"], ["--min-r2"]),
+    "--min-accuracy 95 (a percentage)": (["eval", "{ck}", "--min-accuracy", "95"], ["between 0 and 1 (got 95; 95% is 0.95)"]),
+    "--min-accuracy -0.5": (["eval", "{ck}", "--min-accuracy", "-0.5"], ["between 0 and 1 (got -0.5)"]),
     "--min-accuracy text": (["eval", "{ck}", "--min-accuracy", "high"], ["--min-accuracy"]),
     "--eps nan": (["gradcheck", "--eps", "nan"], ["--eps"]),
     "--eps inf": (["gradcheck", "--eps", "inf"], ["--eps"]),

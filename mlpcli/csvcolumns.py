@@ -126,7 +126,8 @@ class ColumnParser:
             except UnicodeDecodeError:
                 bad.append(row)
         if bad:
-            raise _Bad(min(bad), f"{at(min(bad))}: column {name!r}: not UTF-8 text")
+            raise _Bad(min(bad), f"{at(min(bad))}: column {name!r}: not UTF-8 text ({at.text(min(bad))!r}; "
+                                     f"save the file as UTF-8, e.g. from Latin-1: iconv -f latin1 -t utf-8)")
         return values, inverse.reshape(-1), missing
 
     def table(self, lines) -> Table:

@@ -84,7 +84,7 @@ def _header(line: bytes, path: str, delim: str) -> list[str]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start}; save the file as UTF-8)") from None
     return [name.strip(" ") for name in text.split(delim)]
 
 
@@ -95,7 +95,8 @@ def _check_delimiter(names: list[str], path: str, delim: str) -> None:
         return
     for other, word in DELIMITERS:
         if other != delim and names[0].count(other):
-            raise DataError(f"{path}:1: the header is one column holding {names[0].count(other)} {word}s, so the file "
+            n = names[0].count(other)
+            raise DataError(f"{path}:1: the header is one column holding {n} {word}{'s' if n > 1 else ''}, so the file "
                             f"looks {word}-separated; mlp splits {'.tsv files on tabs' if delim == chr(9) else '.csv files on commas'} "
                             f"(save it as comma-separated .csv with '.' decimals, or as tab-separated .tsv)")
 
@@ -213,7 +214,7 @@ def _split_quoted(data: bytes, path: str, delim: str):
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}; save the file as UTF-8)") from None
     reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True, skipinitialspace=True)
     rows, lines = [], []
     try:

@@ -8,6 +8,10 @@ checked hash of its words), and plain decimals (``-12.50``: a sign, at most 15 d
 dot) are converted to floats eight digits at a time with integer arithmetic on the words,
 correctly rounded (an exact integer divided by an exact power of ten). Any other field (``1e3``,
 ``inf``, `` 7``) goes through NumPy's own string-to-float cast, which defines what a number is.
+
+The words of a column take at most ``WORDS_BUDGET`` bytes: a field longer than its words hold (one
+200 KB note in a column of short ones) keeps its last words only, and is compared, hashed and
+converted from its bytes instead, so one long cell costs its own length, not the column's.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ HIGH = np.array([0] + [(_FULL.item() << 8 * (8 - v)) & _FULL.item() for v in ran
 NOT_INTEGER = np.zeros(256, bool)  # a number holding one of these is not written as an integer
 NOT_INTEGER[np.frombuffer(b".eEnNiI", np.uint8)] = True
 POW10 = 10.0 ** np.arange(17)
+WORDS_BUDGET = 32 << 20  # bytes of words per column and block, beyond eight words a field
 
 
 def _word_view(buf: np.ndarray) -> np.ndarray:
@@ -39,6 +44,7 @@ class Fields:
     def gather(cls, buf: np.ndarray, ends: np.ndarray, lengths: np.ndarray, first: np.ndarray | None = None) -> Fields:
         """The fields ending at ``ends``; ``first``: their first words when already gathered (``buf`` as windows)."""
         k = max(1, -(-int(lengths.max(initial=0)) // 8))
+        k = min(k, max(8, WORDS_BUDGET // (8 * max(len(ends), 1))))  # longer fields: their last k words (``long``)
         view = _word_view(buf)
         words = np.empty((len(ends), k), U64)
         for m in range(k):
@@ -65,6 +71,11 @@ class Fields:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @property
+    def long(self) -> np.ndarray:
+        """The fields longer than their words hold (only their last words are there)."""
+        return np.flatnonzero(self.lengths > 8 * self.words.shape[1])
+
     def take(self, rows: np.ndarray) -> Fields:
         return Fields(self.words[rows], self.lengths[rows], self.buf, self.ends[rows])
 
@@ -73,21 +84,28 @@ class Fields:
         return self.buf[end - int(self.lengths[i]) : end].tobytes()
 
     def strings(self) -> np.ndarray:
-        """The fields as a NumPy byte-string array (left-aligned, as ``np.array(list_of_bytes)``)."""
-        return np.array([self.value(i) for i in range(len(self))] or [b""], dtype="S")[: len(self)]
+        """The fields as a NumPy byte-string array (left-aligned, as ``np.array(list_of_bytes)``); of
+        Python bytes when some are long (a fixed width would give every field the longest one's)."""
+        kind = object if len(self.long) else "S"
+        return np.array([self.value(i) for i in range(len(self))] or [b""], dtype=kind)[: len(self)]
 
     def equal(self, value: bytes) -> np.ndarray:
         """Which fields are exactly ``value``."""
         k = self.words.shape[1]
-        if len(value) > 8 * k or b"\0" in value:
+        if b"\0" in value:
             return np.zeros(len(self), bool)
         if not value:
             return self.lengths == 0
+        if len(value) > 8 * k:  # only a long field can be it: compare the bytes
+            hit = np.zeros(len(self), bool)
+            same = [i for i in np.flatnonzero(self.lengths == len(value)).tolist() if self.value(i) == value]
+            hit[same] = True
+            return hit
         key = np.frombuffer(bytes(8 * k - len(value)) + value, U64)
         hit = self.words[:, 0] == key[0]
         for m in range(1, k):
             hit &= self.words[:, m] == key[m]
-        return hit
+        return hit & (self.lengths == len(value))  # a long field's last words may spell a shorter value
 
     def equal_any(self, values: list[bytes]) -> np.ndarray:
         """Which fields are one of ``values`` (only fields as short as the longest are compared)."""
@@ -108,10 +126,15 @@ class Fields:
         for m in range(1, self.words.shape[1]):
             h *= np.uint64(0x100000001B3)
             h ^= self.words[:, m]
+        for i in self.long.tolist():  # the bytes the words do not hold
+            h[i] ^= np.uint64(hash(self.value(i)) & 0xFFFFFFFFFFFFFFFF)
         return h
 
     def distinct(self, first: np.ndarray, inverse: np.ndarray) -> bool:
         """Whether fields with equal keys are equal (no hash collision): ``first[inverse]`` stands for each field."""
+        long = self.long
+        if len(long) and not all(self.value(i) == self.value(int(first[inverse[i]])) for i in long.tolist()):
+            return False
         return self.words.shape[1] == 1 or bool((self.words[first][inverse] == self.words).all())
 
     def floats(self, skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -125,6 +148,14 @@ class Fields:
         vals[~ok] = np.nan
         ok[:] = True
         rest = np.flatnonzero(rest)
+        long = rest[self.lengths[rest] > 8 * k]
+        if len(long):  # one by one: as a block they would be as wide as the longest
+            rest = rest[self.lengths[rest] <= 8 * k]
+            for i in long.tolist():
+                v = self.value(i)
+                parsed = _number(v)
+                ok[i], vals[i] = parsed is not None, np.nan if parsed is None else parsed
+                integer = integer and not NOT_INTEGER[np.frombuffer(v, np.uint8)].any()
         if len(rest):
             raw = self.take(rest).strings()
             integer = integer and not NOT_INTEGER[raw.view(np.uint8)].any()

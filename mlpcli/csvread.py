@@ -75,6 +75,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     else:
         _fast_blocks(data, len(data), nl + 1, names, delim, parser, threads)
     table = parser.table(lines)
+    skip = set(skip)
     table.skipped = tuple(n for n in names if n in skip)
     return table
 

@@ -62,6 +62,9 @@ class TableParams(Params):
             self.normalize = "standard"  # tables are standardised unless the config says otherwise
         if self.test is not None and "test_fraction" in self.model_fields_set:
             raise field_error("table_test", "give data.test or data.test_fraction, not both", at="test_fraction")
+        if dropped := [t for t in targets_of(self) if t in self.drop]:  # else: 'no column' for a column the file has
+            raise field_error("table_drop", "{name!r} is the target (data.target); it cannot also be in data.drop",
+                              name=dropped[0], at="drop")
         return self
 
     @model_serializer(mode="wrap")

@@ -191,6 +191,7 @@ def test_metrics_csv_reports_regression_in_the_target_units(tmp_path):
     ("target: species, features: [petal_width, species]", "cannot also be a feature"),
     ("target: species, drop: [sepal_length, sepal_width, petal_length, petal_width]", "no input columns left"),
     ("target: species, test_fraction: 0.001", "leaves an empty split"),
+    ("target: species, drop: [species]", "data.drop: 'species' is the target (data.target); it cannot also be in data.drop"),
 ])
 def test_bad_table_configs_are_exit_2(tmp_path, data, message):
     cfg = table_config(tmp_path, f"train: {ROOT / 'data/iris.csv'}, {data}", model="[4, 8, 3]", loss="cross_entropy")

@@ -159,15 +159,13 @@ def default_run_dir(cfg) -> Path:
     return Path("runs") / f"{config_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-SUMMARY_KEYS = ("loss", "accuracy", "f1", "roc_auc", "mse", "rmse", "mae", "r2")
-
-
 def print_summary(summary: dict, cfg) -> None:
     from .display import number
+    from .metrics import HEADLINE
 
     lines = [f"run directory: {summary['run_dir']}", why_stopped(summary, cfg)]
     for split, m in summary["metrics"].items():  # the headline numbers; --json and mlp eval have every one
-        vals = "  ".join(f"{k} {number(v)}" for k, v in m.items() if isinstance(v, float) and k in SUMMARY_KEYS)
+        vals = "  ".join(f"{k} {number(v)}" for k, v in m.items() if isinstance(v, float) and k in HEADLINE)
         lines.append(f"{split:5s} ({m['n_samples']} samples): {vals}")
     sys.stdout.write("\n".join(lines) + "\n")
 

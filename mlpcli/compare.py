@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from .errors import RunDirError
+from .metrics import HEADLINE
 from .safeio import resolved
 
 
@@ -93,8 +94,8 @@ def comparison_table(report: dict, number):
     t.add_row("epochs", *(str(r["epochs"]) for r in runs))
     t.add_row("stopped by", *(str(r["stop_reason"] or "-") for r in runs))
     t.add_row("best epoch", *("-" if r["best_epoch"] is None else str(r["best_epoch"]) for r in runs))
-    names = list(dict.fromkeys(f"{split} {k}" for r in runs for split, m in r["metrics"].items() for k, v in m.items()
-                               if k != "n_samples" and isinstance(v, float)))  # per_class is eval's table, not this one
+    names = list(dict.fromkeys(f"{split} {k}" for r in runs for split, m in r["metrics"].items() for k in m
+                               if k in HEADLINE))  # the headline numbers; --json has every one
     for name in names:
         split, k = name.split(" ", 1)
         t.add_row(name, *(number(r["metrics"][split][k]) if k in r["metrics"].get(split, {}) else "-" for r in runs))

@@ -111,6 +111,9 @@ class RunningMetrics:
         self.sse = np.asarray(s["sse"]) if "sse" in s else None
 
 
+HEADLINE = ("loss", "accuracy", "f1", "roc_auc", "mse", "rmse", "mae", "r2")  # a split's metrics in a summary line or table
+
+
 def split_report(model, X, y, task, unscale=None):
     """Every metric of one split, the set ``mlp eval`` reports and ``mlp train``'s summary gives for each
     split: ``evaluate``'s loss and accuracy (or mse, rmse, mae, r2 in the target's units through

@@ -51,14 +51,16 @@ def test_run_dir_is_never_overwritten_silently(xor_run):
     assert len((out / "metrics.csv").read_text().splitlines()) == 4
 
 
-def test_eval_json_and_gate(xor_run):
+def test_eval_json_and_gate(xor_run, tmp_path):
     out, _ = xor_run
     r = mlp("eval", out / "last.npz", "--json")
     assert r.exit_code == 0
     d = json.loads(r.stdout)
     assert set(d) >= {"loss", "accuracy", "n_samples"} and d["accuracy"] == 1.0 and d["n_samples"] == 4
     assert mlp("eval", out / "last.npz", "--min-accuracy", "0.99").exit_code == 0
-    r = mlp("eval", out / "last.npz", "--min-accuracy", "1.01", "--json")
+    untrained = tmp_path / "untrained"  # the initial weights: below the gate
+    assert mlp("train", ROOT / "configs/xor.yaml", "--epochs", "0", "--out", untrained, "--quiet").exit_code == 0
+    r = mlp("eval", untrained, "--min-accuracy", "0.99", "--json")
     assert r.exit_code == 1 and json.loads(r.stdout)["passed"] is False and "below --min-accuracy" in r.stderr
     r = mlp("eval", out / "last.npz", "--split", "val")
     assert r.exit_code == 2 and "no 'val' split" in r.stderr
@@ -248,8 +250,9 @@ def test_subprocess_streams_and_exit_codes(tmp_path):
     assert r.returncode == 0
     json.loads(r.stdout)  # stdout is exactly one JSON object
     assert "epoch 1/300" in r.stderr and "done:" in r.stderr  # logs on stderr, one line per epoch (no TTY)
-    r = run("eval", tmp_path / "r" / "last.npz", "--min-accuracy", "2")
-    assert r.returncode == 1
+    assert run("train", ROOT / "configs/xor.yaml", "--epochs", "0", "--out", tmp_path / "u", "--quiet").returncode == 0
+    r = run("eval", tmp_path / "u", "--min-accuracy", "0.99")  # the initial weights fail the gate
+    assert r.returncode == 1 and r.stderr.startswith("mlp: gate failed:")
     r = run("eval", tmp_path / "nope.npz")
     assert r.returncode == 2 and r.stderr.startswith("mlp: error:") and "Traceback" not in r.stderr
     r = run("train", tmp_path / "missing.yaml")

@@ -14,8 +14,8 @@ from .dataset import target_units
 from .errors import DataError
 from .losses import targets_for
 from .memory import check_allocation
-from .metrics import class_probabilities, predicted_classes, split_report
-from .model import MLP
+from .metrics import class_probabilities, predicted_classes
+from .model import MLP, split_report
 from .preprocess import TablePreprocessor
 from .safeio import resolved
 from .task import needs_data

@@ -114,25 +114,6 @@ class RunningMetrics:
 HEADLINE = ("loss", "accuracy", "f1", "roc_auc", "mse", "rmse", "mae", "r2")  # a split's metrics in a summary line or table
 
 
-def split_report(model, X, y, task, unscale=None):
-    """Every metric of one split, the set ``mlp eval`` reports and ``mlp train``'s summary gives for each
-    split: ``evaluate``'s loss and accuracy (or mse, rmse, mae, r2 in the target's units through
-    ``unscale``), and for classification the :func:`classification_report` in the task's class names.
-    Returns (metrics, confusion matrix or None, the network's outputs (n, k))."""
-    from .model import evaluate
-
-    A = np.empty((len(y), model.layers[-1]))  # the outputs, from the metrics' own forward pass
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = evaluate(model, X, y, task, confusion=task.classification, out=A, unscale=unscale)
-    if not task.classification:
-        return result, None, A
-    metrics, cm = result
-    names = list(task.classes)  # a table's class names, else the labels 0 .. k-1
-    scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
-    metrics.update(classification_report(true_classes(y), predicted_classes(A), names, scores))
-    return metrics, cm, A
-
-
 def classification_report(true, pred, names, scores=None) -> dict:
     """Precision, recall and F1 per class, their macro and weighted averages, and ROC AUC for two classes.
 

@@ -286,11 +286,28 @@ def _flat_views(shapes, dtype):
 
 
 def split_metrics(model, ds, task, normalizer) -> dict:
-    """Every split's metrics as mlp eval gives them (metrics.split_report), mse/rmse/mae in the target's own units."""
-    from .metrics import split_report
-
+    """Every split's metrics as mlp eval gives them (split_report), mse/rmse/mae in the target's own units."""
     unscale = target_units(normalizer)
     return {k: split_report(model, s.X, s.y, task, unscale)[0] for k, s in ds.splits().items()}
+
+
+def split_report(model, X, y, task, unscale=None):
+    """Every metric of one split, the set ``mlp eval`` reports and ``mlp train``'s summary gives for each
+    split: ``evaluate``'s loss and accuracy (or mse, rmse, mae, r2 in the target's units through
+    ``unscale``), and for classification the :func:`classification_report` in the task's class names.
+    Returns (metrics, confusion matrix or None, the network's outputs (n, k))."""
+    from .metrics import classification_report, predicted_classes, true_classes
+
+    A = np.empty((len(y), model.layers[-1]))  # the outputs, from the metrics' own forward pass
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = evaluate(model, X, y, task, confusion=task.classification, out=A, unscale=unscale)
+    if not task.classification:
+        return result, None, A
+    metrics, cm = result
+    names = list(task.classes)  # a table's class names, else the labels 0 .. k-1
+    scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
+    metrics.update(classification_report(true_classes(y), predicted_classes(A), names, scores))
+    return metrics, cm, A
 
 
 def evaluate(model, X, y, task: str | None = None, confusion: bool = False, out=None, unscale=None):

@@ -20,7 +20,6 @@ from .registry import Params
 from .sections import AbsPath, Section, field_error
 from .tablecolumns import NA_VALUES, Table
 from .task import Task, of_column
-from .threads import requested
 
 
 class MissingConfig(Section):
@@ -142,6 +141,8 @@ def load_table(cfg, rng, fitted: dict | None = None, task: Task | None = None):
     d = cfg.data
     target = targets_of(d)
     pre = TablePreprocessor.from_dict(fitted, task) if fitted is not None else None
+    from .threads import requested
+
     path, threads = d.train, requested(cfg.training.threads)  # mlp train --threads N reads with N threads too
     train = without_missing_target(read_for(d, path, pre, threads), target)
     for name in target:

@@ -293,10 +293,10 @@ def test_dropped_columns_are_never_read(tmp_path):
 
 def test_training_threads_bound_the_table_readers_threads(customers, tmp_path, monkeypatch):
     """mlp train --threads N (training.threads) reads the train and test tables with at most N threads."""
-    import mlpcli.tabledata
+    import mlpcli.table
 
-    seen, read = [], mlpcli.tabledata.read_table
-    monkeypatch.setattr(mlpcli.tabledata, "read_table", lambda *a, **kw: seen.append(kw["threads"]) or read(*a, **kw))
+    seen, read = [], mlpcli.table.read_table
+    monkeypatch.setattr(mlpcli.table, "read_table", lambda *a, **kw: seen.append(kw["threads"]) or read(*a, **kw))
     cfg = load_config(table_config(tmp_path, f"train: {customers}, test: {customers}, target: bought, drop: [id]"),
                       ["training.threads=1"])
     load_data(cfg)

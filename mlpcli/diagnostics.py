@@ -37,8 +37,9 @@ def probe_rows(n: int, size: int = PROBE_SIZE) -> np.ndarray:
 def inactive_units(outputs: np.ndarray, activation: str) -> np.ndarray | None:
     """The units (columns of a layer's outputs A) that are dead (ReLU) or saturated (sigmoid, tanh)
     on every row; None for an activation without such a state."""
-    if activation == "relu":
-        return np.flatnonzero(outputs.max(axis=0) <= 0)
+    if activation == "relu":  # outputs >= 0 (or NaN): a unit is never active when its column sums to 0, and
+        # one GEMV finds the sums about ten times faster than a column-wise max over the probe's rows
+        return np.flatnonzero(np.ones(len(outputs), outputs.dtype) @ outputs <= 0)
     if activation in SATURATION:
         lo, hi = SATURATION[activation]
         return np.flatnonzero(((outputs <= lo) | (outputs >= hi)).all(axis=0))

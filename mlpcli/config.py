@@ -303,11 +303,12 @@ def _not_a_table(path) -> None:
                           f"mlp init my.yaml --data {path} --target COLUMN")
 
 
-def _relative_paths(raw, resolved, at=()):
-    """(key path, value as written, absolute value) of each relative path that validation made absolute."""
+def relative_paths(raw, resolved, at=()):
+    """(key path, value as written, absolute value) of each relative path of the raw config that
+    validation made absolute in ``resolved`` (its ``to_dict()``)."""
     if isinstance(raw, dict) and isinstance(resolved, dict):
         for k, v in raw.items():
-            yield from _relative_paths(v, resolved.get(k), (*at, k))
+            yield from relative_paths(v, resolved.get(k), (*at, k))
     elif isinstance(raw, str) and isinstance(resolved, str) and resolved != raw and os.path.isabs(resolved):
         yield at, raw, resolved
 
@@ -316,7 +317,7 @@ def _check_paths_from_here(raw, resolved, path: Path, node) -> None:
     """A relative input path that names nothing from the current directory but a file beside the
     config (or in one of its parents, as data/ beside configs/) is the newcomer's cd mistake: say so."""
     here = path.resolve().parent
-    for keys, value, absolute in _relative_paths(raw, resolved):
+    for keys, value, absolute in relative_paths(raw, resolved):
         if os.path.exists(absolute):
             continue
         base = next((d for d in (here, *here.parents) if (d / value).exists()), None)

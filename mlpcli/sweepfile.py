@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -243,8 +242,14 @@ def absolute_paths(raw, resolved):
     the resolved config has every path made absolute, so each string of the raw config that
     the config turned into an absolute path takes that value.
     """
-    if isinstance(raw, dict) and isinstance(resolved, dict):
-        return {k: absolute_paths(v, resolved.get(k)) for k, v in raw.items()}
-    if isinstance(raw, str) and isinstance(resolved, str) and resolved != raw and os.path.isabs(resolved):
-        return resolved
-    return raw
+    from .config import relative_paths
+
+    out = copy.deepcopy(raw)
+    for keys, _, absolute in relative_paths(raw, resolved):
+        if not keys:
+            return absolute
+        node = out
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = absolute
+    return out

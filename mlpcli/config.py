@@ -318,8 +318,8 @@ def _check_paths_from_here(raw, resolved, path: Path, node) -> None:
     config (or in one of its parents, as data/ beside configs/) is the newcomer's cd mistake: say so."""
     here = path.resolve().parent
     for keys, value, absolute in relative_paths(raw, resolved):
-        if os.path.exists(absolute):
-            continue
+        if keys[:1] == ("output",) or os.path.exists(absolute):
+            continue  # outputs need not exist: a run directory beside the config is no mistake
         base = next((d for d in (here, *here.parents) if (d / value).exists()), None)
         if base is not None:
             line = line_of(node, list(keys))

@@ -179,6 +179,9 @@ def test_a_path_beside_the_config_but_not_here_names_the_directory_to_run_from(t
         load_config(cfg)
     assert str(e.value) == (f"{cfg}:4: data.train: data/t.csv is not in the current directory ({elsewhere}), which relative "
                             f"paths resolve against; it is in {project}: run from there, or give {project / 'data' / 't.csv'}")
+    (project / "runs" / "r").mkdir(parents=True)  # an output beside the config is not an input to find
+    assert load_config(cfg, [f"data.train={project / 'data' / 't.csv'}", "output.dir=runs/r"]).output.dir == \
+        str(elsewhere / "runs" / "r")
     monkeypatch.chdir(project)
     assert load_config(cfg).data.train == str(project / "data" / "t.csv")  # from there it loads
     monkeypatch.chdir(elsewhere)

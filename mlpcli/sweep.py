@@ -261,7 +261,7 @@ def prepare(config, sweep_file, trials=None, overrides=()):
     base = absolute_paths(raw, cfg.to_dict())
     base.pop("output", None)  # every trial has its own run directory
     spec, _ = read_sweep(sweep_file, trials)
-    check_space(spec, base, str(config))
+    check_space(spec, base, str(config), cfg.data.validation_split)
     return base, str(config), spec
 
 

@@ -215,7 +215,7 @@ def config_for(base: dict, params: dict, source: str):
     return validate(with_params(base, params), source)
 
 
-def check_space(spec: SweepSpec, base: dict, base_source: str) -> None:
+def check_space(spec: SweepSpec, base: dict, base_source: str, validation_split: float | None = None) -> None:
     """Every value the space can take gives a valid config on its own, and the base config has the
     split the metric is measured on (before any trial)."""
     for key, dist in spec.space.items():
@@ -226,8 +226,9 @@ def check_space(spec: SweepSpec, base: dict, base_source: str) -> None:
                 config_for(base, {key: value}, base_source)
             except ConfigError as e:
                 raise ConfigError(f"{where}: space.{key}: {json.dumps(value)} gives an invalid config: {e}") from None
-    if spec.metric.startswith("val_") and "data.validation_split" not in spec.space \
-            and not config_for(base, {}, base_source).data.validation_split:
+    if validation_split is None:  # the caller that has validated the base passes its value
+        validation_split = config_for(base, {}, base_source).data.validation_split
+    if spec.metric.startswith("val_") and "data.validation_split" not in spec.space and not validation_split:
         line = line_of(spec.node, ["metric"])
         where = f"{spec.source}:{line}" if line else spec.source
         what = f"metric: {spec.metric!r}" if line else f"metric (default {spec.metric!r})"

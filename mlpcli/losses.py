@@ -89,12 +89,12 @@ class CrossEntropy(Loss):
             return float((lse - Z[np.arange(m), Y]).sum()) / m
         return float((Y.sum(axis=1) * lse).sum() - np.vdot(Y, Z)) / m
 
-    def delta(self, Z, A, Y, out, work, scale=1.0):
+    def delta(self, Z, A, Y, out, work, scale=1.0, pos=None):
         k = scale / len(A)  # delta = (p - t)/m: the softmax Jacobian cancels
         if Y.ndim == 1:  # integer labels: t is one-hot, so only the label column moves
             np.multiply(A, k, out=out)
-            if out.flags.c_contiguous:  # reshape is then a view
-                out.reshape(-1)[_label_positions(Y, out.shape[1])] -= k
+            if out.flags.c_contiguous:  # reshape is then a view; pos: the labels' flat positions, if known
+                out.reshape(-1)[_label_positions(Y, out.shape[1]) if pos is None else pos] -= k
             else:
                 out[np.arange(len(Y)), Y] -= k
         else:
@@ -106,27 +106,28 @@ class CrossEntropy(Loss):
         """Training's fast path: softmax(Z) into A, ``scale`` * delta into ``out``, and the loss,
         from one pass of exponentials (log sum_j e^z_j = shift + log sum_j e^(z_j - shift))."""
         m = len(Z)
+        pos = _label_positions(Y, Z.shape[1]) if Y.ndim == 1 else None  # found once for the loss and delta
         # Shift by the batch's largest logit: one reduction, where the row-wise maximum costs
         # several times more on (m, 10) logits. A row far below it would keep too few digits,
         # so a batch whose smallest row sum is below sqrt(tiny) is redone with row maxima.
-        s, picked = self._exp_shifted(Z, Z.max(), A, Y)
+        s, picked = self._exp_shifted(Z, Z.max(), A, Y, pos)
         if s.min() < _SQRT_TINY[A.dtype.char]:
-            s, picked = self._exp_shifted(Z, Z.max(axis=1, keepdims=True), A, Y)
+            s, picked = self._exp_shifted(Z, Z.max(axis=1, keepdims=True), A, Y, pos)
         A /= s
         log_s = np.log(s[:, 0])  # (m,): log sum_j e^(z_ij - shift_i)
         if Y.ndim == 1:  # sum_i [log s_i - (z_i,y_i - shift_i)]: one reduction
             loss = float(np.subtract(log_s, picked, out=log_s).sum())
         else:
             loss = float(np.vdot(Y.sum(axis=1), log_s)) - picked
-        self.delta(Z, A, Y, out, None, scale)
+        self.delta(Z, A, Y, out, None, scale, pos)
         return loss / m
 
     @staticmethod
-    def _exp_shifted(Z, shift, E, Y):
+    def _exp_shifted(Z, shift, E, Y, pos):
         """E = e^(Z - shift) and its row sums (m, 1); also the label term of the loss: t_i . (z_i - shift_i)
         per row for integer labels (m,), or its sum over the rows for target rows."""
         np.subtract(Z, shift, out=E)
-        picked = E.reshape(-1).take(_label_positions(Y, E.shape[1])) if Y.ndim == 1 else float(np.vdot(Y, E))
+        picked = E.reshape(-1).take(pos) if Y.ndim == 1 else float(np.vdot(Y, E))
         with np.errstate(under="ignore"):  # terms far below the shift underflow to 0: exact enough
             np.exp(E, out=E)
         return E @ _ones(E.shape[1], E.dtype), picked  # row sums as one BLAS call: E.sum(axis=1) is slow on (m, 10)

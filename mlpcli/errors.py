@@ -31,6 +31,16 @@ class DependencyError(MLPError):
     """An optional dependency (an extra) is not installed."""
 
 
+def require(module: str, extra: str, what: str):
+    """``module`` imported, or a DependencyError: ``what``, then the command that installs ``extra``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise DependencyError(f'{what}: python -m pip install -e ".[{extra}]"') from None
+
+
 class DivergenceError(MLPError):
     """Training produced a non-finite loss or weights."""
 

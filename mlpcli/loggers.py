@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 
-from .errors import DependencyError
+from . import errors
 
 # the one list of loggers: output.log's valid names and --log's help follow it
 LOGGERS = {"tensorboard": ("tblogger", "TensorBoardLogger"), "mlflow": ("mlflowlogger", "MLflowLogger")}
@@ -19,10 +19,7 @@ LOGGERS = {"tensorboard": ("tblogger", "TensorBoardLogger"), "mlflow": ("mlflowl
 
 def require(module: str, extra: str):
     """``module`` imported, or the one line that says how to install the extra it comes with."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise DependencyError(f'--log {extra} needs the {extra} extra: python -m pip install -e ".[{extra}]"') from None
+    return errors.require(module, extra, f"--log {extra} needs the {extra} extra")
 
 
 def make_loggers(names, trainer) -> list:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError, DependencyError
+from .errors import DataError, require
 from .tablecolumns import Column, Table, check_names, not_a_model_number
 
 
 def read_parquet(path, na_values, text, usecols, skip=(), numeric=()) -> Table:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DependencyError(f'{path}: reading .parquet needs pyarrow: python -m pip install -e ".[table]"') from None
+    pa = require("pyarrow", "table", f"{path}: reading .parquet needs pyarrow")
+    pq = require("pyarrow.parquet", "table", f"{path}: reading .parquet needs pyarrow")
     try:
         everything = pq.read_schema(path).names if skip else None  # skipped columns are not even read
         columns = list(usecols) if usecols is not None else everything

@@ -15,20 +15,14 @@ import warnings
 
 import numpy as np
 
-from .errors import ConfigError, DependencyError
+from .errors import ConfigError, DependencyError, require
 
 STUDY_FILE = "study.log"
 
 
 def need(module: str, extra: str):
     """Import an optional dependency, or say in one line which extra installs it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise DependencyError(f"mlp sweep needs {module.split('.')[0]} for this; install it with: "
-                              f'python -m pip install -e ".[{extra}]"') from None
+    return require(module, extra, f"mlp sweep needs {module.split('.')[0]} for this; install it with")
 
 
 def optuna():

@@ -33,8 +33,8 @@ class ColumnParser:
         if unknown:
             raise no_column(path, unknown[0], names)
         self.path, self.names, self.wanted = path, names, wanted
-        self.na = [str(v).encode() for v in na_values]
-        self.text, self.na_values = set(text or ()), list(na_values)
+        self.na = [str(v).encode() for v in na_values]  # compared with raw fields; decoded for messages
+        self.text = set(text or ())
         self.fixed = {n for n in numeric or () if n in wanted}  # numeric because a trained model says so
         self.kind: dict[str, str] = dict.fromkeys(self.fixed, "numeric")
         self.n_rows = 0  # set by ``reserve``: the table's rows, so each column is allocated once
@@ -109,10 +109,9 @@ class ColumnParser:
         if len(bad):
             i, val = int(bad[0]), at.text(bad[0])
             if not ok[i] and name in self.fixed:
-                raise _Bad(i, str(not_a_model_number(at(i), name, val, self.na_values)))
+                raise _Bad(i, str(not_a_model_number(at(i), name, val, [v.decode() for v in self.na])))
             if not ok[i]:
-                raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a number, but the column is numeric (add {val!r} "
-                              f"to data.na_values if it marks a missing value, or list {name!r} in data.categorical)")
+                raise _Bad(i, _not_a_number(at(i), name, val))
             raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a finite number, and it would make every output "
                           f"it reaches NaN (add it to data.na_values to read it as missing)")
         return vals, integer
@@ -146,10 +145,14 @@ class ColumnParser:
             if row >= 0:
                 at = f"{self.path}:{int(lines[row]) if lines is not None else row + 2}"
                 val = col.categories[col.values[row]]
-                raise DataError(f"{at}: column {name!r}: {val!r} is not a number, but the column is numeric (most of its "
-                                f"values are numbers; add {val!r} to data.na_values if it marks a missing value, or list "
-                                f"{name!r} in data.categorical)")
+                raise DataError(_not_a_number(at, name, val, "most of its values are numbers; "))
         return Table(self.path, cols, self.n_rows, lines)
+
+
+def _not_a_number(at: str, name: str, val: str, why: str = "") -> str:
+    """A value that is not a number in a numeric column (``why``: how the column came to be numeric)."""
+    return (f"{at}: column {name!r}: {val!r} is not a number, but the column is numeric ({why}add {val!r} to "
+            f"data.na_values if it marks a missing value, or list {name!r} in data.categorical)")
 
 
 class _Bad(Exception):

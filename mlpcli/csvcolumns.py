@@ -21,13 +21,14 @@ from .errors import DataError
 from .tablecolumns import Column, Table, no_column, not_a_model_number
 
 GROUPED = re.compile(rb"[+-]?\d+(,\d+)+(\.\d*)?")  # 151,000.5 or 2,5: thousands separators or a decimal comma
+GROUPED_DOTS = re.compile(rb"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")  # 1.234,5 where ',' is the decimal mark
 SAMPLE = 2000  # the rows whose values decide a column's type
 
 
 class ColumnParser:
     """Converts each block's fields into typed columns and joins the blocks (see the module docstring)."""
 
-    def __init__(self, path, names, wanted, na_values, text, numeric=()):
+    def __init__(self, path, names, wanted, na_values, text, numeric=(), comma=False):
         known = set(names)  # a set: a table of 20,000 columns is 20,000 lookups, not 400 million comparisons
         unknown = [c for c in wanted if c not in known]
         if unknown:
@@ -41,6 +42,7 @@ class ColumnParser:
         self.out: dict[str, np.ndarray | None] = {n: None for n in names if n in wanted}
         self.integer = {n: True for n in self.out}
         self.vocab: dict[str, dict] = {n: {} for n in self.out}
+        self.comma = comma  # numbers are written with decimal commas (2,5): read as decimal points
 
     def reserve(self, n_rows: int) -> None:
         self.n_rows = n_rows
@@ -56,12 +58,13 @@ class ColumnParser:
         out, worst = {}, None
         for name, fields in cols.items():
             missing = fields.equal_any(self.na)
-            at = _Lines(self.path, name, fields, row0, lines)
+            at = _Lines(self.path, name, fields, row0, lines)  # errors quote the field as written
+            numbers = fields.dotted() if self.comma and name not in self.text else fields
             # a block no longer than the sample (every small table) is parsed once, for its type and its values
-            parsed = fields.floats(skip=missing) if name not in self.kind and name not in self.text and len(fields) <= SAMPLE else None
+            parsed = numbers.floats(skip=missing) if name not in self.kind and name not in self.text and len(fields) <= SAMPLE else None
             try:
-                kind = self.kind.get(name) or self._decide(name, fields, missing, at, parsed)
-                out[name] = (self._numeric(name, fields, missing, at, parsed) if kind == "numeric"
+                kind = self.kind.get(name) or self._decide(name, numbers, missing, at, parsed)
+                out[name] = (self._numeric(name, numbers, missing, at, parsed) if kind == "numeric"
                              else self._distinct(name, fields, missing, at))
             except _Bad as bad:
                 worst = bad if worst is None or bad.row < worst.row else worst
@@ -94,13 +97,23 @@ class ColumnParser:
             present = np.flatnonzero(~missing[:SAMPLE])
             ok = fields.take(present).floats()[1] if parsed is None else parsed[1][present]
             kind = "numeric" if ok.sum() * 2 >= len(present) else "text"
-            grouped = _grouped_number(fields, present) if kind == "text" else -1
+            grouped = _grouped_number(at.fields, fields, present, self.comma) if kind == "text" else -1
             if grouped >= 0:  # numbers as text would silently become categories (or a target's classes)
-                raise _Bad(grouped, f"{at(grouped)}: column {name!r}: {at.text(grouped)!r} is a number with a "
-                           f"',' (thousands separators or a decimal comma), which mlp does not read (write it as "
-                           f"151000 or 2.5, or list {name!r} in data.categorical if its values are labels)")
+                raise _Bad(grouped, self._grouped(name, at, grouped))
         self.kind[name] = kind
         return kind
+
+    def _grouped(self, name, at, i) -> str | None:
+        """The error for a number written with grouped digits at the block's row ``i``; None if it is not one."""
+        val = at.text(i)
+        if not (GROUPED_DOTS if self.comma else GROUPED).fullmatch(val.strip().encode()):
+            return None
+        if self.comma:
+            return (f"{at(i)}: column {name!r}: {val!r} is a number with '.' thousands separators, which mlp does not "
+                    f"read (write it as 1234,5, or list {name!r} in data.categorical if its values are labels)")
+        return (f"{at(i)}: column {name!r}: {val!r} is a number with a ',' (thousands separators or a decimal comma), "
+                f"which mlp does not read in a ','-separated file (write it as 151000 or 2.5, set data.decimal: ',' "
+                f"if ',' is the decimal mark, or list {name!r} in data.categorical if its values are labels)")
 
     def _numeric(self, name, fields: Fields, missing, at, parsed=None) -> tuple[np.ndarray, bool]:
         vals, ok, integer = fields.floats(skip=missing) if parsed is None else parsed
@@ -110,6 +123,8 @@ class ColumnParser:
             i, val = int(bad[0]), at.text(bad[0])
             if not ok[i] and name in self.fixed:
                 raise _Bad(i, str(not_a_model_number(at(i), name, val, [v.decode() for v in self.na])))
+            if not ok[i] and (grouped := self._grouped(name, at, i)):
+                raise _Bad(i, grouped)
             if not ok[i]:
                 raise _Bad(i, _not_a_number(at(i), name, val))
             raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a finite number, and it would make every output "
@@ -209,14 +224,13 @@ def _numbers_after_all(col: Column) -> int:
     return int(np.flatnonzero((col.values >= 0) & ~number[np.maximum(col.values, 0)])[0])
 
 
-def _grouped_number(fields: Fields, present: np.ndarray) -> int:
-    """The row of the first ``151,000`` or ``2,5`` among ``present`` rows of a column that holds only numbers,
-    some written with commas; -1 for any other column."""
-    first = -1
+def _grouped_number(fields: Fields, numbers: Fields, present: np.ndarray, comma: bool) -> int:
+    """The row of the first ``151,000`` or ``2,5`` (with ``comma`` decimals: ``1.234,5``) among ``present``
+    rows of a column that holds only numbers (``numbers``: as read), some written so; -1 for any other column."""
+    first, grouped = -1, GROUPED_DOTS if comma else GROUPED
     for i in present.tolist():
-        v = fields.value(i)
-        if GROUPED.fullmatch(v.strip()):
+        if grouped.fullmatch(fields.value(i).strip()):
             first = i if first < 0 else first
-        elif not fields.take(np.array([i])).floats()[1][0]:
+        elif not numbers.take(np.array([i])).floats()[1][0]:
             return -1
     return first

@@ -26,6 +26,7 @@ HIGH = np.array([0] + [(_FULL.item() << 8 * (8 - v)) & _FULL.item() for v in ran
 NOT_INTEGER = np.zeros(256, bool)  # a number holding one of these is not written as an integer
 NOT_INTEGER[np.frombuffer(b".eEnNiI", np.uint8)] = True
 POW10 = 10.0 ** np.arange(17)
+COMMA, DOT = ord(","), ord(".")
 WORDS_BUDGET = 32 << 20  # bytes of words per column and block, beyond eight words a field
 
 
@@ -67,6 +68,16 @@ class Fields:
         lengths = np.fromiter(map(len, values), np.int64, len(values))
         blob = np.frombuffer(b"".join(values), np.uint8)
         return cls.gather(blob, np.cumsum(lengths), lengths)
+
+    def dotted(self) -> Fields:
+        """The fields with every ',' read as '.' (decimal commas); themselves when none holds one."""
+        u8 = self.words.view(np.uint8)
+        comma = u8 == COMMA
+        if not comma.any() and not len(self.long):
+            return self
+        words = self.words.copy()
+        np.copyto(words.view(np.uint8), DOT, where=comma)
+        return _Dotted(words, self.lengths, self.buf, self.ends)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -166,6 +177,16 @@ class Fields:
                 ok[rest] = [v is not None for v in parsed]
                 vals[rest] = [np.nan if v is None else v for v in parsed]
         return vals, ok, integer
+
+
+class _Dotted(Fields):
+    """Fields whose commas read as dots (``Fields.dotted``): their words are replaced, their bytes on reading."""
+
+    def take(self, rows: np.ndarray) -> Fields:
+        return _Dotted(self.words[rows], self.lengths[rows], self.buf, self.ends[rows])
+
+    def value(self, i: int) -> bytes:
+        return super().value(i).replace(b",", b".")
 
 
 def _number(v: bytes) -> float | None:

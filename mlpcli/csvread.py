@@ -1,12 +1,15 @@
 """Reading delimited text (``.csv``, ``.tsv``) with a header row into a :class:`Table`, without pandas.
 
+The delimiter is the config's or the header's (:mod:`mlpcli.csvdialect`); in a file not separated by
+commas, numbers may be written with decimal commas (``2,5``), read through ``Fields.dotted``.
+
 Fast path: the file is read once as bytes and split block by block on delimiters and newlines
 with NumPy; each column's fields are gathered as 64-bit words (:mod:`mlpcli.csvfields`) and
 typed by :class:`~mlpcli.csvcolumns.ColumnParser`. A file holding a double quote anywhere is
 split by the ``csv`` module instead (RFC 4180: quoted fields, doubled quotes, newlines inside
 quotes), and its fields go through the same conversions, so both paths read a table alike.
 Spaces around a field or a header name are not part of it (``39, State-gov, ?``: the UCI
-style; a quoted field may follow its delimiter's space), so they never make a category, a class
+style; a quoted field may follow its delimiter's space or precede one), so they never make a category, a class
 or a column name of their own, nor hide a missing-value marker. Every malformed input is a :class:`DataError` naming the file, the line and the column.
 """
 
@@ -20,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .csvcolumns import SAMPLE, ColumnParser
+from .csvdialect import DELIMITERS, closing_quote_spaces, sniff_delimiter
 from .csvfields import Fields, _word_view
 from .errors import DataError
 from .tablecolumns import NA_VALUES, Table, check_names
@@ -27,16 +31,17 @@ from .threads import cores, requested
 
 BLOCK_BYTES = 4 << 20  # the fast path parses this much of the file at a time
 MAX_THREADS = 4
-DELIMITERS = ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "pipe"))
 _NOT_SPACE = re.compile(rb"\S")
 SPACE = ord(" ")
 
 
-def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
-              skip=(), numeric=(), threads=None) -> Table:
+def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
+              skip=(), numeric=(), threads=None, decimal: str = "auto", default: str = ",") -> Table:
     """A table from the bytes of a delimited text file with a header row.
 
-    ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
+    ``delim``: the delimiter; None: the header's (``csvdialect.sniff_delimiter``, ``default`` first).
+    ``decimal``: ``','`` reads decimal commas in numeric columns (``2,5`` is 2.5); ``auto`` does so when the
+    delimiter is not ``','`` (a spreadsheet's ``;``-separated export); ``'.'`` never. ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
     fast path unless the file holds a double quote. ``numeric``: columns read as numbers whatever
     their first rows hold (a trained model's numeric inputs). ``threads``: at most this many conversion
     threads (default: $MLPCLI_THREADS, else up to ``MAX_THREADS`` of the cores; README "Threads").
@@ -56,6 +61,7 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise DataError(f"{path}:{line}: a NUL byte: this is binary data, not a text table")
+    delim = sniff_delimiter(data, default) if delim is None else delim
     quoted = b'"' in data if quoted is None else quoted
     if quoted:
         names, lines, split = _split_quoted(bytes(data), path, delim)
@@ -67,7 +73,8 @@ def parse_csv(data, path: str, delim: str = ",", na_values=NA_VALUES, text=None,
     check_names(names, path)
     _check_delimiter(names, path, delim)
     wanted = (set(names) if usecols is None else set(usecols)) - set(skip)
-    parser = ColumnParser(path, names, wanted, na_values, text, numeric)
+    comma = decimal == "," or (decimal == "auto" and delim != ",")
+    parser = ColumnParser(path, names, wanted, na_values, text, numeric, comma)
     if quoted:
         parser.reserve(len(lines))
         parser.add_block({n: Fields.of([s.encode() for s in col]) for n, col in zip(names, split, strict=True)
@@ -90,16 +97,15 @@ def _header(line: bytes, path: str, delim: str) -> list[str]:
 
 
 def _check_delimiter(names: list[str], path: str, delim: str) -> None:
-    """A header that did not split is another delimiter's file (a spreadsheet's ';'-separated export with
-    decimal commas): say so, rather than call its first data row ragged."""
+    """A header that did not split on the configured delimiter is another delimiter's file: say so, rather
+    than call its first data row ragged (a sniffed delimiter always splits a header that holds one)."""
     if len(names) != 1:
         return
-    for other, word in DELIMITERS:
+    for other, word in DELIMITERS.items():
         if other != delim and names[0].count(other):
             n = names[0].count(other)
             raise DataError(f"{path}:1: the header is one column holding {n} {word}{'s' if n > 1 else ''}, so the file "
-                            f"looks {word}-separated; mlp splits {'.tsv files on tabs' if delim == chr(9) else '.csv files on commas'} "
-                            f"(save it as comma-separated .csv with '.' decimals, or as tab-separated .tsv)")
+                            f"looks {word}-separated, but data.delimiter is {delim!r} (set it to {other!r}, or to auto)")
 
 
 # ---------------------------------------------------------------------------- fast path (no quotes)
@@ -216,7 +222,7 @@ def _split_quoted(data: bytes, path: str, delim: str):
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}; save the file as UTF-8)") from None
-    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(closing_quote_spaces(text, delim)), delimiter=delim, strict=True, skipinitialspace=True)
     rows, lines = [], []
     try:
         names = [name.strip(" ") for name in next(reader)]

@@ -18,9 +18,12 @@ SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet")
 __all__ = ["NA_VALUES", "SUFFIXES", "Column", "Table", "no_column", "parse_csv", "read_table"]
 
 
-def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=(), threads=None) -> Table:
+def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=(), threads=None,
+               delimiter="auto", decimal="auto") -> Table:
     """The table in ``path``, its format chosen by suffix.
 
+    ``delimiter``: a text table's field delimiter; ``auto``: the header's (a ``.tsv``'s tab unless its header
+    holds none); ``decimal``: ``','`` reads decimal commas, ``auto`` does in a file not separated by commas.
     ``text``: columns to read as text whatever they hold (default: those whose values are
     mostly not numbers); ``numeric``: columns read as numbers whatever they hold (a trained model's
     numeric inputs: text in them is an error that says so); ``threads``: the CSV reader's threads at most
@@ -56,5 +59,6 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), n
         with open(path, "rb") as f:
             got = f.readinto(data)
         del data[got:]
-    delim = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
-    return parse_csv(data, path, delim, na_values, text, usecols, skip=skip, numeric=numeric, threads=threads)
+    default = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
+    return parse_csv(data, path, None if delimiter == "auto" else delimiter, na_values, text, usecols, skip=skip,
+                     numeric=numeric, threads=threads, decimal=decimal, default=default)

@@ -38,6 +38,10 @@ class TableParams(Params):
     categorical: Literal["auto"] | list[str] = Field("auto", description="one-hot encoded columns; auto: the columns that hold text")
     missing: MissingConfig = Field(default_factory=MissingConfig, description="what a missing value becomes")
     na_values: list[str] = Field(list(NA_VALUES), description="the texts that mark a missing value (an empty field always does)")
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
+        "auto", description="the field delimiter of a text table; auto: the one the header row holds (',', ';', tab or '|')")
+    decimal: Literal["auto", ".", ","] = Field(
+        "auto", description="the decimal mark of numbers; auto: ',' too (2,5 is 2.5) in a file not separated by commas")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: a text or boolean target, or an integer one with at most 50 values, is classification; "
         "anything else regression")
@@ -91,7 +95,8 @@ def read_for(d, path: str, fitted: TablePreprocessor | None, threads: int | None
     else:
         text, numeric = (list(d.categorical) if isinstance(d.categorical, list) else None), ()
     usecols = None if d.features is None else [*d.features, *target]
-    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads)
+    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads,
+                      delimiter=d.delimiter, decimal=d.decimal)
 
 
 def without_missing_target(table: Table, target: list[str]) -> Table:

@@ -122,8 +122,6 @@ def test_listed_text_columns_and_usecols(tmp_path):
     # an infinite input would make the outputs it reaches NaN: eval's metrics null, predictions NaN, exit 0
     ("a,b\n1,2\n3,inf\n", ":3: column 'b': 'inf' is not a finite number"),
     ('a,b\n"x",2\n"y",-1e400\n', ":3: column 'b': '-1e400' is not a finite number"),
-    # a spreadsheet's European export: ';' between fields, decimal commas (not "row 2 has 3 fields")
-    ("a;b;c\n1,5;2;x\n", ":1: the header is one column holding 2 semicolons, so the file looks semicolon-separated"),
     # numbers written with commas would silently become categories (or a target's classes)
     ('a,b\n1,"151,000"\n2,7\n3,"1,234,567.5"\n', ":2: column 'b': '151,000' is a number with a ','"),
     ('a,b\n1,\n2,"2,5"\n3,"3,25"\n', ":3: column 'b': '2,5' is a number with a ','"),
@@ -133,6 +131,58 @@ def test_bad_tables_name_file_line_and_column(tmp_path, text, message):
     with pytest.raises(DataError) as e:
         read_table(p)
     assert str(e.value).startswith(str(p)) and message in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|", ","])
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv"])
+def test_the_delimiter_is_the_headers_whatever_the_suffix(tmp_path, sep, name):
+    """A ';'-separated export (the UCI wine-quality files), a '|' or tab file named .csv: read as pandas
+    reads them with that sep, quoted fields holding the other delimiters included."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"fixed acidity": rng.normal(7, 1, 60).round(2), "n": rng.integers(0, 9, 60),
+                          "note": rng.choice(["a,b", "c;d", "e|f", "plain"], 60), "quality": rng.choice(["low", "high"], 60)})
+    p = tmp_path / name
+    frame.to_csv(p, sep=sep, index=False)
+    for quoted in (None, True):
+        t = parse_csv(p.read_bytes(), str(p), quoted=quoted, default="\t" if name.endswith(".tsv") else ",")
+        assert list(t.columns) == list(frame.columns)
+        np.testing.assert_array_equal(t.column("fixed acidity").values, frame["fixed acidity"])
+        assert t.column("note").text() == list(frame["note"]) and t.column("quality").text() == list(frame["quality"])
+    assert read_table(p).column("n").values.tolist() == frame["n"].tolist()
+
+
+def test_a_spreadsheets_decimal_commas_read_as_pandas_decimal(tmp_path):
+    """Excel in a ','-decimal locale writes ';' between fields and 2,5 for 2.5: numbers, as pandas'
+    decimal=','; text with commas stays text; data.decimal: '.' refuses them, ',' reads a quoted '2,5' anywhere."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(0, 100, 3000).round(3), "city": rng.choice(["Paris, FR", "Rome"], 3000),
+                          "k": rng.integers(-5, 5, 3000)})
+    frame.loc[7, "x"] = np.nan
+    p = tmp_path / "eu.csv"
+    frame.to_csv(p, sep=";", decimal=",", index=False)
+    expected = pd.read_csv(p, sep=";", decimal=",")
+    for quoted in (None, True):
+        t = parse_csv(p.read_bytes(), str(p), quoted=quoted)
+        np.testing.assert_array_equal(t.column("x").values, expected["x"])
+        assert t.column("city").categories == ["Paris, FR", "Rome"] and t.column("k").integer
+    with pytest.raises(DataError, match=r"eu.csv:2: column 'x': '-?\d+,\d+' is a number with a ','"):
+        read_table(p, decimal=".")
+    q = write(tmp_path, 'a,b\n1,"2,5"\n2,"-0,75"\n')
+    assert read_table(q, decimal=",").column("b").values.tolist() == [2.5, -0.75]
+    # a column the trained model reads as numbers (predict) reads decimal commas too
+    assert read_table(p, numeric=["x"]).column("x").values[0] == expected["x"][0]
+    with pytest.raises(DataError, match=r"g.csv:3: column 'b': '1.234,5' is a number with '.' thousands separators"):
+        read_table(write(tmp_path, "a;b\n1;2,5\n2;1.234,5\n", "g.csv"))
+
+
+def test_a_delimiter_set_in_the_config_that_does_not_split_the_header_names_the_one_it_holds(tmp_path):
+    p = write(tmp_path, "a;b;c\n1,5;2;x\n")
+    with pytest.raises(DataError, match=r":1: the header is one column holding 2 semicolons, so the file looks "
+                                        r"semicolon-separated, but data.delimiter is ','"):
+        read_table(p, delimiter=",")
+    assert list(read_table(p, delimiter=";").columns) == ["a", "b", "c"]
 
 
 def test_labels_with_commas_stay_text_and_listed_grouped_numbers_are_categories(tmp_path):

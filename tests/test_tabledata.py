@@ -304,3 +304,22 @@ def test_training_threads_bound_the_table_readers_threads(customers, tmp_path, m
     monkeypatch.setenv("MLPCLI_THREADS", "2")
     load_data(load_config(table_config(tmp_path, f"train: {customers}, target: bought, drop: [id]")))
     assert seen == [1, 1, 2]
+
+
+def test_a_semicolon_export_with_decimal_commas_trains_and_predicts_like_its_comma_twin(customers, tmp_path):
+    """The same table saved by a ','-decimal spreadsheet (';' between fields, 2,5 for 2.5): mlp init, train,
+    eval and predict read it as the ','-separated original, without a data.delimiter."""
+    rows = [line.split(",") for line in customers.read_text().splitlines()]
+    eu = tmp_path / "customers-eu.csv"
+    eu.write_text("".join(";".join(f.replace(".", ",") for f in row) + "\n" for row in rows))
+    runs = {}
+    for name, path in (("comma", customers), ("eu", eu)):
+        cfg = tmp_path / f"{name}.yaml"
+        assert mlp("init", cfg, "--data", path, "--target", "bought").exit_code == 0
+        r = mlp("train", cfg, "--out", tmp_path / name, "--json", "--quiet", "--set", "training.epochs=5")
+        assert r.exit_code == 0, r.stderr
+        runs[name] = json.loads(r.stdout)["metrics"]
+        r = mlp("predict", tmp_path / name, path, "--out", tmp_path / f"{name}-pred.csv", "--proba", "--keep", "id")
+        assert r.exit_code == 0, r.stderr
+    assert runs["eu"] == runs["comma"]
+    assert (tmp_path / "eu-pred.csv").read_text() == (tmp_path / "comma-pred.csv").read_text()

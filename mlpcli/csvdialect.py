@@ -1,0 +1,45 @@
+"""How a text table is written: which delimiter it uses, when the config does not say (README "Tables",
+``data.delimiter``), and the spaces after a closing quote that hand-aligned files hold.
+
+Spreadsheets export ``;``-separated files with decimal commas where ``,`` is the decimal mark
+(the UCI wine-quality tables are ``;``-separated too), and people name ``|``- or tab-separated
+files ``.csv``. The header row decides, as pandas' ``sep=None`` and ``csv.Sniffer`` do, but
+more simply: outside quoted fields, the delimiters it holds; when it holds several, the one
+that splits the first data rows into as many fields as the header, the suffix's own first.
+"""
+
+from __future__ import annotations
+
+import re
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SNIFF_BYTES = 1 << 16  # the rows looked at: the header and the first data rows in this many bytes
+SNIFF_ROWS = 20
+_QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+
+
+def sniff_delimiter(data, default: str) -> str:
+    """The delimiter of the table ``data`` (bytes, header first): ``default`` (the suffix's, ',' or tab) unless
+    the header holds none of it but another of ``DELIMITERS``, or the first rows split evenly on another only."""
+    head = bytes(data[:SNIFF_BYTES])
+    if len(data) > SNIFF_BYTES:
+        head = head[: head.rfind(b"\n") + 1] or head  # whole rows only
+    rows = _QUOTED.sub(b"", head).split(b"\n")  # quoted fields (with their delimiters and newlines) removed
+    header, body = rows[0], [r for r in rows[1 : SNIFF_ROWS + 1] if r.strip()]
+    found = [d for d in dict.fromkeys((default, *DELIMITERS)) if header.count(d.encode())]
+    if len(found) <= 1:
+        return found[0] if found else default
+    even = [d for d in found if all(r.count(d.encode()) == header.count(d.encode()) for r in body)]
+    return even[0] if even else max(found, key=lambda d: header.count(d.encode()))
+
+
+def closing_quote_spaces(text: str, delim: str) -> str:
+    """``text`` without the spaces between a quoted field's closing quote and its delimiter or line end
+    (``"a" ,b``), which the csv module's strict mode calls malformed and pandas reads as ``'a '``.
+
+    Each quoted field is matched whole from its opening quote, so a quote or a space inside one is never
+    taken for the end of another."""
+    if '" ' not in text:
+        return text
+    end = re.escape(delim)
+    return re.sub(rf'"(?:[^"]|"")*"(?: +(?={end}|\n|\Z))?', lambda m: m.group(0).rstrip(" "), text)

@@ -1,0 +1,40 @@
+"""How a text table is written: the delimiter its header holds, and spaces after a closing quote."""
+
+import io
+
+import pytest
+
+from mlpcli.csvdialect import closing_quote_spaces, sniff_delimiter
+from mlpcli.errors import DataError
+from mlpcli.table import parse_csv
+
+
+@pytest.mark.parametrize(("data", "default", "expected"), [
+    (b"a,b\n1,2\n", ",", ","),
+    (b"a;b\n1,5;2\n", ",", ";"),                  # decimal commas in the rows, none in the header
+    (b"a|b\n1|2\n", ",", "|"),
+    (b"a\tb\n1\t2\n", ",", "\t"),
+    (b"a,b\n1,2\n", "\t", ","),                   # a .tsv written with commas
+    (b"a;b\tc\n1;2\t3\n", "\t", "\t"),            # both even: the suffix's own first
+    (b"x;y,z\n1,2\n3,4\n", ",", ","),             # a name holding ';': the rows split evenly on ',' only
+    (b'"a,b";c\n"1,5";2\n', ",", ";"),            # a quoted header name holding ','
+    (b'"a\nb";c\n1;"x\ny"\n', ",", ";"),          # line breaks inside quotes
+    (b"y\n1\n2\n", ",", ","),                     # one column: the suffix's
+    (b"a;b;c\n1;2\n", ",", ";"),                  # uneven rows: the header's (the ragged row is the reader's error)
+])
+def test_the_delimiter_is_the_one_the_header_holds(data, default, expected):
+    assert sniff_delimiter(data, default) == expected
+
+
+def test_a_space_after_a_closing_quote_is_read_as_the_csv_module_and_pandas_read_it():
+    """``"a" ,b``: strict csv refuses it, pandas and csv's lax mode read 'a ' (then mlp strips the space)."""
+    pd = pytest.importorskip("pandas")
+    text = 'name ,n\n"Smith, J" ,1\n"O""Neil" , 2\n"x,"" ,y"  ,3\n'
+    t = parse_csv(text.encode(), "t.csv")
+    expected = pd.read_csv(io.StringIO(text), skipinitialspace=True)
+    assert t.column("name").categories == sorted(v.strip() for v in expected.iloc[:, 0])
+    assert t.column("n").values.tolist() == expected["n"].tolist()
+    assert closing_quote_spaces('"a"" ,b" ,1\n', ",") == '"a"" ,b",1\n'  # the quoted ' ,' is content
+    for bad in ('a,b\n"x"y,1\n', 'a,b\n"x,1\n'):  # text after a closing quote, an unclosed quote: still refused
+        with pytest.raises(DataError, match="malformed quoting"):
+            parse_csv(bad.encode(), "t.csv")

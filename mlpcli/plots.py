@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from .errors import DependencyError, RunDirError
+from .errors import RunDirError, require
 
 MAX_TILES = 64
 DPI = 100
@@ -22,14 +22,8 @@ DPI = 100
 
 def _pyplot():
     """matplotlib's pyplot (Agg, no display needed), or the README's install command when it is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise DependencyError('plots need matplotlib: python -m pip install -e ".[plot]"') from None
-    return plt
+    require("matplotlib", "plot", "plots need matplotlib").use("Agg")
+    return require("matplotlib.pyplot", "plot", "plots need matplotlib")
 
 
 def check_matplotlib() -> None:

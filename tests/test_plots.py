@@ -1,7 +1,7 @@
 """mlp plot: each figure is written, is a PNG of the expected size, is not blank, and shows the right data."""
 
-import builtins
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -90,14 +90,8 @@ def test_weight_grid_tiles_are_the_first_layer_rows(tmp_path):
 
 
 def test_missing_matplotlib_is_one_clear_line(xor_dir, monkeypatch, tmp_path):
-    real = builtins.__import__
-
-    def no_matplotlib(name, *a, **k):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    for name in ["matplotlib", *(m for m in sys.modules if m.startswith("matplotlib."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # a None entry: both import and importlib raise ImportError
     r = runner.invoke(app, ["plot", str(xor_dir)])
     readme_install = 'python -m pip install -e ".[plot]"'
     assert readme_install in (ROOT / "README.md").read_text()

@@ -23,6 +23,7 @@ import yaml
 
 from .checkpoint import atomic_write_text
 from .errors import ConfigError, DivergenceError, Interrupted, MLPError, RunDirError
+from .safeio import resolved
 from .sweepfile import absolute_paths, check_space, read_sweep
 from .sweepstudy import STUDY_FILE, counted, load_study, need, owner_of, recover
 from .sweeptrial import Job, forget_studies, run_trial
@@ -56,7 +57,8 @@ class SweepResult:
             ckpt = next((os.path.join(run_dir, f) for f in ("best.npz", "last.npz") if os.path.exists(os.path.join(run_dir, f))), None)
             best = {"trial": b.number, "value": b.value, "params": self.spec.values_of(b.params), "run_dir": run_dir, "checkpoint": ckpt,
                     "config": os.path.join(self.sweep_dir, "best.yaml")}
-        return {"sweep_dir": self.sweep_dir, "study": self.study_name, "storage": self.storage, "metric": self.spec.metric,
+        storage = self.storage if "://" in self.storage else resolved(self.storage)  # a journal file: its path
+        return {"sweep_dir": self.sweep_dir, "study": self.study_name, "storage": storage, "metric": self.spec.metric,
                 "direction": self.spec.direction, "trials": self.total, "counts": counts, "best": best,
                 "csv": os.path.join(self.sweep_dir, "sweep.csv"), "seconds": round(self.seconds, 3)}
 
@@ -277,7 +279,7 @@ def run_sweep(config, sweep_file, *, trials=None, workers: int = 1, storage=None
     base, source, spec = prepare(config, sweep_file, trials)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
-    sweep_dir = os.path.abspath(out or default_sweep_dir(config, sweep_file))
+    sweep_dir = resolved(out or default_sweep_dir(config, sweep_file))  # as every --json names paths
     with locked_sweep_dir(sweep_dir):
         _check_same_sweep(sweep_dir, spec, base)
         has_trials = os.path.exists(os.path.join(sweep_dir, "sweep.csv"))

@@ -89,6 +89,22 @@ def test_trials_are_run_dirs_and_the_summary_points_at_the_best(files, tmp_path)
     assert mlp("eval", b["checkpoint"], "--json").exit_code == 0
 
 
+def test_json_names_paths_absolute_and_resolved_as_every_command_does(tmp_path, monkeypatch):
+    """--out given relative, through a symbolic link: the summary names the real paths (as eval, train, predict do)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    write_yaml(real / "xor.yaml", CONFIG % 1), write_yaml(real / "sweep.yaml", SWEEP % 1)
+    monkeypatch.chdir(tmp_path / "link")
+    r = mlp("sweep", "xor.yaml", "sweep.yaml", "--out", "s", "--storage", "s.log", "--json")
+    assert r.exit_code == 0, r.output
+    s, d = json.loads(r.stdout), str(real / "s")
+    assert s["sweep_dir"] == d and s["csv"] == os.path.join(d, "sweep.csv") and s["storage"] == str(real / "s.log")
+    b = s["best"]
+    assert b["config"] == os.path.join(d, "best.yaml") and b["run_dir"] == os.path.join(d, "trial-0000")
+    assert b["checkpoint"] == os.path.join(d, "trial-0000", "best.npz")
+
+
 def test_a_rerun_continues_and_never_repeats_a_finished_trial(files, tmp_path):
     cfg, sw = files
     out = tmp_path / "s"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import DataError
+
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_BYTES = 1 << 16  # the rows looked at: the header and the first data rows in this many bytes
 SNIFF_ROWS = 20
@@ -43,3 +45,20 @@ def closing_quote_spaces(text: str, delim: str) -> str:
         return text
     end = re.escape(delim)
     return re.sub(rf'"(?:[^"]|"")*"(?: +(?={end}|\n|\Z))?', lambda m: m.group(0).rstrip(" "), text)
+
+
+def check_header_line(data, delim: str, path: str) -> None:
+    """The first line must be the header row: a blank line, or a title or comment line (one field) above
+    rows of several fields, is said to be that, rather than called a ragged row 2."""
+    nl = data.find(b"\n")
+    first = bytes(data[: nl if nl >= 0 else len(data)])
+    if not first.strip():
+        raise DataError(f"{path}:1: the first line is blank; it must be the header row (delete the lines above it)")
+    if nl < 0 or any(d.encode() in _QUOTED.sub(b"", first) for d in DELIMITERS):  # split, or another delimiter's
+        return
+    end = data.find(b"\n", nl + 1)
+    n = _QUOTED.sub(b"", bytes(data[nl + 1 : end if end >= 0 else len(data)])).count(delim.encode()) + 1
+    if n > 1:
+        title = first.decode("utf-8", "replace").strip()
+        raise DataError(f"{path}:1: the first line, {title[:60]!r}, is one field, but line 2 has {n}: the first line "
+                        f"must be the header row (delete title or comment lines above it)")

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .csvcolumns import SAMPLE, ColumnParser
-from .csvdialect import DELIMITERS, closing_quote_spaces, sniff_delimiter
+from .csvdialect import DELIMITERS, check_header_line, closing_quote_spaces, sniff_delimiter
 from .csvfields import Fields, _word_view
 from .errors import DataError
 from .tablecolumns import NA_VALUES, Table, check_names
@@ -62,6 +62,7 @@ def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, te
         line = data.count(b"\n", 0, nul) + 1
         raise DataError(f"{path}:{line}: a NUL byte: this is binary data, not a text table")
     delim = sniff_delimiter(data, default) if delim is None else delim
+    check_header_line(data, delim, path)
     quoted = b'"' in data if quoted is None else quoted
     if quoted:
         names, lines, split = _split_quoted(bytes(data), path, delim)

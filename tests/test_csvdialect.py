@@ -38,3 +38,18 @@ def test_a_space_after_a_closing_quote_is_read_as_the_csv_module_and_pandas_read
     for bad in ('a,b\n"x"y,1\n', 'a,b\n"x,1\n'):  # text after a closing quote, an unclosed quote: still refused
         with pytest.raises(DataError, match="malformed quoting"):
             parse_csv(bad.encode(), "t.csv")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("# exported 2024-01-01\nx,y\n1,a\n", ":1: the first line, '# exported 2024-01-01', is one field, but line 2 has 2"),
+    ('Sales report\n"x",y\n1,a\n', ":1: the first line, 'Sales report', is one field, but line 2 has 2"),
+    ("\nx,y\n1,a\n", ":1: the first line is blank; it must be the header row"),
+    ("  \nx;y\n1;a\n", ":1: the first line is blank"),
+])
+def test_a_title_comment_or_blank_line_above_the_header_is_named(text, message):
+    """Not 'row 2 has 2 fields, the header has 1 columns': the header row is not the first line."""
+    for quoted in (None, True):
+        with pytest.raises(DataError) as e:
+            parse_csv(text.encode(), "t.csv", quoted=quoted)
+        assert str(e.value).startswith("t.csv") and message in str(e.value), str(e.value)
+    assert parse_csv(b"y\n1\n2\n", "t.csv").n_rows == 2  # one column is a table

@@ -76,39 +76,37 @@ class MetricsCSV(Callback):
     order = 80
 
     def __init__(self, path):
-        self.path, self.columns, self.file, self.has_rows = path, None, None, False
+        self.path, self.columns, self.file = path, None, None
 
     def on_train_start(self, trainer):
-        self.has_rows = bool(trainer.history)  # a resumed run's file: its rows are kept until replaced whole
-        self.rewrite(trainer.history)  # a new run: the header, widened by the first row
+        # a new run: the header, widened by the first row; a resumed run's file holds its rows, kept until replaced whole
+        self.rewrite(trainer.history, holds_rows=bool(trainer.history))
 
     def on_epoch_end(self, trainer, row):
         from .runs import csv_line
 
         if self.file is None or not row.keys() <= set(self.columns):
-            self.rewrite(trainer.history)
+            self.rewrite(trainer.history, holds_rows=len(trainer.history) > 1)  # the file holds the rows before ``row``
         else:
             self.file.write(csv_line(row, self.columns))
             self.file.flush()
-            self.has_rows = True
 
-    def rewrite(self, history):
+    def rewrite(self, history, holds_rows: bool):
         """The whole file for ``history``, with the columns its rows need: replaced atomically when
-        the file holds rows to lose, else written in place (a new run's header: no fsync)."""
+        the file ``holds_rows`` to lose, else written in place (a new run's header: no fsync)."""
         from .checkpoint import atomic_write_text
         from .runs import metric_columns, metrics_csv
 
         self.close()
         self.columns = metric_columns(history)
         text = metrics_csv(history, self.columns)
-        if self.has_rows:
+        if holds_rows:
             atomic_write_text(self.path, text)
             self.file = open(self.path, "a", newline="")  # noqa: SIM115 - appended to until the run ends
         else:
             self.file = open(self.path, "w", newline="")  # noqa: SIM115 - appended to until the run ends
             self.file.write(text)
             self.file.flush()
-        self.has_rows = bool(history)
 
     def close(self, *_):
         if self.file is not None:

@@ -145,8 +145,7 @@ class ThreadTuner:
         self.count = self.most
         self.control.set(self.count)
         self.n, self.elapsed, self.last = 0, 0.0, None  # steps and seconds of the window so far
-        self.trained = 0.0  # seconds of steps timed so far: probes are scheduled on this clock
-        self.seconds = dict.fromkeys(range(1, self.most + 1), 0.0)  # of those, at each count
+        self.seconds = dict.fromkeys(range(1, self.most + 1), 0.0)  # seconds of steps timed so far, at each count
         self.warmup = True  # the first window (cold caches, first touches of the buffers) is not compared
         self.usual: float | None = None  # the count in use's usual window (its last probe's median, or faster since)
         self.recent: list[float] = []  # the last windows outside probes, at most three
@@ -165,10 +164,14 @@ class ThreadTuner:
         self.elapsed += now - last
         if self.elapsed >= self.window_seconds:  # a step slower than a window is a window
             t = self.elapsed / self.n
-            self.trained += self.elapsed
             self.seconds[self.count] += self.elapsed
             self.n, self.elapsed = 0, 0.0
             self._window(t, now)
+
+    @property
+    def trained(self) -> float:
+        """Seconds of steps timed so far, at any count: probes are scheduled on this clock."""
+        return sum(self.seconds.values())
 
     def pause(self) -> None:
         """The next interval is not a step (evaluation, checkpoints between epochs): do not time it,

@@ -7,7 +7,11 @@ TPE sweep (validation loss on 10% of the training split, median pruner) against 
 (after a StandardScaler, as mlp's standard normalisation), all scored on the same test split.
 
 Speed: trials per minute of a small sweep (64-32-10 network on digits, fixed epochs, random
-sampler) with --workers 1 and 2, alternated, median of the repeats.
+sampler) with --workers 1 and 2, alternated, median of the repeats. Beside it, the ceiling of
+any --workers 2 on this machine: the same training in one and in two plain processes started
+together (no sweep, no Optuna). Where two busy cores each run slower than one alone (cores that
+are hyperthreads of one physical core, or a host shared with other machines), the CPU seconds
+per training rise with two processes and no sweep can reach 2x.
 
 Needs the bench extra (scikit-learn) and the sweep extra (optuna).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,7 +116,42 @@ def quality(name: str, trials: int, workers: int, root: Path) -> dict:
     return out
 
 
-def speed(trials: int, repeats: int, root: Path) -> dict:
+# one process of the ceiling: trains the base config ``runs`` times once every process is ready
+TRAIN_RUNS = """
+import sys, time
+from mlpcli.config import load_config
+from mlpcli.trainer import train
+cfg = load_config(sys.argv[1], ["optimizer.lr=0.001"])
+print("ready", flush=True)
+sys.stdin.readline()
+t0, c0 = time.time(), time.process_time()
+for i in range(int(sys.argv[2])):
+    train(cfg, run_dir=f"{sys.argv[3]}/{i}")
+print(t0, time.time(), time.process_time() - c0, flush=True)
+"""
+
+
+def plain_runs(base: Path, n: int, runs: int, out: Path) -> tuple[float, float]:
+    """(trainings per minute, CPU seconds per training) of ``n`` processes that each train the
+    base config ``runs`` times, started together, one BLAS thread each (as a sweep's workers)."""
+    from mlpcli.sweep import BLAS_THREADS
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, **dict.fromkeys(BLAS_THREADS, "1"), "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, "-c", TRAIN_RUNS, str(base), str(runs), str(out / str(k))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) for k in range(n)]
+    for p in procs:  # imports done in every process before any starts training
+        if p.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the ceiling's training process failed: {p.communicate()}")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    rows = [[float(v) for v in p.communicate()[0].split()] for p in procs]
+    wall = max(r[1] for r in rows) - min(r[0] for r in rows)
+    return n * runs / (wall / 60), sum(r[2] for r in rows) / (n * runs)
+
+
+def speed(trials: int, repeats: int, root: Path, plain: int = 8) -> dict:
     """Trials per minute with 1 and 2 workers, alternated; medians."""
     from mlpcli.sweep import run_sweep
 
@@ -124,8 +164,14 @@ def speed(trials: int, repeats: int, root: Path) -> dict:
     (d / "base.yaml").write_text(yaml.safe_dump(base))
     (d / "sweep.yaml").write_text(yaml.safe_dump({"metric": "val_loss", "trials": trials, "sampler": {"name": "random", "seed": 0},
                                                   "space": {"optimizer.lr": {"log_uniform": [1e-4, 1e-2]}}}))
-    rates: dict = {1: [], 2: [], "load": [], "cores1": [], "cores2": [], "cpu1": [], "cpu2": []}
+    rates: dict = {1: [], 2: [], "load": [], "cores1": [], "cores2": [], "cpu1": [], "cpu2": [],
+                   "plain1": [], "plain2": [], "plaincpu1": [], "plaincpu2": []}
     for r in range(repeats):
+        for n in (1, 2) if r % 2 == 0 else (2, 1):
+            rate, cpu = plain_runs(d / "base.yaml", n, plain, d / f"plain{n}-{r}")
+            rates[f"plain{n}"].append(rate)
+            rates[f"plaincpu{n}"].append(cpu)
+            print(f"{n} plain process{'es' if n > 1 else ''}: {rate:.1f} trainings/minute, {cpu:.3f} CPU s/training", flush=True)
         for w in (1, 2) if r % 2 == 0 else (2, 1):
             t0, c0 = time.perf_counter(), os.times()
             run_sweep(d / "base.yaml", d / "sweep.yaml", workers=w, out=d / f"w{w}-{r}", quiet=True)
@@ -138,6 +184,14 @@ def speed(trials: int, repeats: int, root: Path) -> dict:
             print(f"workers {w}: {rates[w][-1]:.1f} trials/minute, {rates[f'cores{w}'][-1]:.2f} cores busy, "
                   f"{rates[f'cpu{w}'][-1]:.3f} CPU s/trial, load average {rates['load'][-1]:.1f}", flush=True)
     return {w: median(v) for w, v in rates.items()}
+
+
+def plain_note(rates: dict) -> str:
+    ceiling = rates["plain2"] / rates["plain1"]
+    return (f"{rates['plain1']:.1f} and {rates['plain2']:.1f} trainings per minute, **{ceiling:.2f}x** (CPU seconds per "
+            f"training {rates['plaincpu1']:.3f} and {rates['plaincpu2']:.3f}: each of two busy cores ran "
+            f"{rates['plaincpu2'] / rates['plaincpu1']:.2f}x as long as one alone); the sweep reached "
+            f"{rates[2] / rates[1] / ceiling:.0%} of it.")
 
 
 def main():
@@ -176,8 +230,11 @@ def main():
                       f"**{rates[1]:.1f}** and **{rates[2]:.1f}**, a ratio of **{rates[2] / rates[1]:.2f}x** "
                       f"(median cores the sweep kept busy: {rates['cores1']:.2f} with one worker, {rates['cores2']:.2f} with two, "
                       f"of {os.cpu_count()}; CPU seconds per trial, the sweep's processes together: {rates['cpu1']:.3f} and "
-                      f"{rates['cpu2']:.3f}; 1-minute load average {rates['load']:.1f}: other jobs held the rest).", ""]
-            print(f"trials/minute: 1 worker {rates[1]:.1f}, 2 workers {rates[2]:.1f}: {rates[2] / rates[1]:.2f}x")
+                      f"{rates['cpu2']:.3f}; 1-minute load average {rates['load']:.1f}: other jobs held the rest).", "",
+                      f"The ceiling of any --workers 2 here: the same training (lr 0.001) in one and in two plain processes started "
+                      f"together, {plain_note(rates)}", ""]
+            print(f"trials/minute: 1 worker {rates[1]:.1f}, 2 workers {rates[2]:.1f}: {rates[2] / rates[1]:.2f}x; "
+                  f"ceiling: {plain_note(rates)}")
     for name, lines in sections.items() if not args.no_write else ():
         write_results(name, "\n".join(lines) + "\n", machine())
 

@@ -146,7 +146,7 @@ class ColumnParser:
                 bad.append(row)
         if bad:
             raise _Bad(min(bad), f"{at(min(bad))}: column {name!r}: not UTF-8 text ({at.text(min(bad))!r}; "
-                                     f"save the file as UTF-8, e.g. from Latin-1: iconv -f latin1 -t utf-8)")
+                                     f"set data.encoding to the file's, e.g. cp1252, or save it as UTF-8)")
         return values, inverse.reshape(-1), missing
 
     def table(self, lines) -> Table:

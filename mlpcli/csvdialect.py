@@ -1,5 +1,5 @@
-"""How a text table is written: which delimiter it uses, when the config does not say (README "Tables",
-``data.delimiter``), and the spaces after a closing quote that hand-aligned files hold.
+"""How a text table is written: its encoding and delimiter, when the config does not say (README "Tables",
+``data.encoding``, ``data.delimiter``), and the spaces after a closing quote that hand-aligned files hold.
 
 Spreadsheets export ``;``-separated files with decimal commas where ``,`` is the decimal mark
 (the UCI wine-quality tables are ``;``-separated too), and people name ``|``- or tab-separated
@@ -10,7 +10,10 @@ that splits the first data rows into as many fields as the header, the suffix's 
 
 from __future__ import annotations
 
+import codecs
 import re
+
+import numpy as np
 
 from .errors import DataError
 
@@ -18,6 +21,67 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_BYTES = 1 << 16  # the rows looked at: the header and the first data rows in this many bytes
 SNIFF_ROWS = 20
 _QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"))
+CHUNK = 16 << 20  # UTF-8 is validated this many bytes at a time
+_WARNED: set[str] = set()  # the files said to be read as Windows-1252
+
+
+def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
+    """The table's bytes as UTF-8, what the reader splits. ``encoding``: ``data.encoding``; ``auto``: UTF-8, or
+    UTF-16/32 after its byte-order mark (a spreadsheet's "Unicode text"), else Windows-1252 (Excel's CSV
+    export on Windows; Latin-1 text reads alike) with a warning that names the first byte that is not UTF-8."""
+    if encoding == "auto":
+        bom = next((name for mark, name in BOMS if data.startswith(mark)), None)
+        if bom is not None:
+            return _recode(data, bom, path)
+        at = not_utf8(data)
+        if at < 0:
+            return data
+        if path not in _WARNED:  # once: mlp init and predict --keep read a file twice
+            from .preprocess import warn
+
+            _WARNED.add(path)
+            line = data.count(b"\n", 0, at) + 1
+            warn(f"{path}:{line}: not UTF-8 text; read as Windows-1252 (set data.encoding if the file is in another)")
+        encoding = "cp1252" if _decodes(data, "cp1252") else "latin-1"  # five bytes that cp1252 leaves undefined
+    if codecs.lookup(encoding).name == "utf-8":
+        return data
+    return _recode(data, encoding, path)
+
+
+def not_utf8(data) -> int:
+    """The offset of the first byte that is not UTF-8 text, or -1."""
+    if not len(data) or not (np.frombuffer(data, np.uint8) >= 0x80).any():
+        return -1
+    start = 0
+    while start < len(data):
+        stop = min(start + CHUNK, len(data))
+        while stop < len(data) and stop > start + 1 and 0x80 <= data[stop] < 0xC0:  # not inside a character
+            stop -= 1
+        try:
+            bytes(data[start:stop]).decode("utf-8")
+        except UnicodeDecodeError as e:
+            return start + e.start
+        start = stop
+    return -1
+
+
+def _decodes(data, encoding: str) -> bool:
+    try:
+        bytes(data).decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _recode(data, encoding: str, path: str) -> bytearray:
+    try:
+        text = bytes(data).decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}:{line}: not {encoding} text ({e.reason}; set data.encoding to the file's encoding)") from None
+    return bytearray(text.lstrip("\ufeff").encode("utf-8"))
 
 
 def sniff_delimiter(data, default: str) -> str:

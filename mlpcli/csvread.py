@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .csvcolumns import SAMPLE, ColumnParser
-from .csvdialect import DELIMITERS, check_header_line, closing_quote_spaces, sniff_delimiter
+from .csvdialect import DELIMITERS, as_utf8, check_header_line, closing_quote_spaces, sniff_delimiter
 from .csvfields import Fields, _word_view
 from .errors import DataError
 from .tablecolumns import NA_VALUES, Table, check_names
@@ -36,9 +36,10 @@ SPACE = ord(" ")
 
 
 def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, text=None, usecols=None, *, quoted=None,
-              skip=(), numeric=(), threads=None, decimal: str = "auto", default: str = ",") -> Table:
+              skip=(), numeric=(), threads=None, decimal: str = "auto", default: str = ",", encoding: str = "auto") -> Table:
     """A table from the bytes of a delimited text file with a header row.
 
+    ``encoding``: the file's (``csvdialect.as_utf8``; ``auto``: UTF-8, UTF-16/32 by its mark, else Windows-1252).
     ``delim``: the delimiter; None: the header's (``csvdialect.sniff_delimiter``, ``default`` first).
     ``decimal``: ``','`` reads decimal commas in numeric columns (``2,5`` is 2.5); ``auto`` does so when the
     delimiter is not ``','`` (a spreadsheet's ``;``-separated export); ``'.'`` never. ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
@@ -46,7 +47,7 @@ def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, te
     their first rows hold (a trained model's numeric inputs). ``threads``: at most this many conversion
     threads (default: $MLPCLI_THREADS, else up to ``MAX_THREADS`` of the cores; README "Threads").
     """
-    data = data if isinstance(data, bytearray) else bytearray(data)
+    data = as_utf8(data if isinstance(data, bytearray) else bytearray(data), encoding, path)
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as spreadsheets write
         del data[:3]
     if b"\r" in data:
@@ -93,7 +94,8 @@ def _header(line: bytes, path: str, delim: str) -> list[str]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start}; save the file as UTF-8)") from None
+        raise DataError(f"{path}:1: the header is not UTF-8 text ({e.reason} at byte {e.start}; set data.encoding to the "
+                        f"file's, e.g. cp1252, or save it as UTF-8)") from None
     return [name.strip(" ") for name in text.split(delim)]
 
 
@@ -222,7 +224,8 @@ def _split_quoted(data: bytes, path: str, delim: str):
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}; save the file as UTF-8)") from None
+        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}; set data.encoding to the file's, e.g. cp1252, or "
+                        f"save it as UTF-8)") from None
     reader = csv.reader(io.StringIO(closing_quote_spaces(text, delim)), delimiter=delim, strict=True, skipinitialspace=True)
     rows, lines = [], []
     try:

@@ -167,7 +167,7 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     text, numeric = pre.column_types()
     # --keep columns are read as text, so they are written back as they are in the file ('0.0' stays '0.0');
     # one that is also a numeric input is read a second time, as text
-    dialect = {"delimiter": d.delimiter, "decimal": d.decimal}
+    dialect = {"delimiter": d.delimiter, "decimal": d.decimal, "encoding": d.encoding}
     table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric], numeric=numeric,
                        skip=[c for c in d.drop if c not in keep], **dialect)  # dropped columns are not read, unless kept
     pre.check_columns(table)

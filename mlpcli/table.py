@@ -19,10 +19,11 @@ __all__ = ["NA_VALUES", "SUFFIXES", "Column", "Table", "no_column", "parse_csv",
 
 
 def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), numeric=(), threads=None,
-               delimiter="auto", decimal="auto") -> Table:
+               delimiter="auto", decimal="auto", encoding="auto") -> Table:
     """The table in ``path``, its format chosen by suffix.
 
-    ``delimiter``: a text table's field delimiter; ``auto``: the header's (a ``.tsv``'s tab unless its header
+    ``encoding``: a text table's (``auto``: UTF-8, UTF-16/32 by its byte-order mark, else Windows-1252);
+    ``delimiter``: its field delimiter; ``auto``: the header's (a ``.tsv``'s tab unless its header
     holds none); ``decimal``: ``','`` reads decimal commas, ``auto`` does in a file not separated by commas.
     ``text``: columns to read as text whatever they hold (default: those whose values are
     mostly not numbers); ``numeric``: columns read as numbers whatever they hold (a trained model's
@@ -61,4 +62,4 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), n
         del data[got:]
     default = "\t" if low.endswith((".tsv", ".tsv.gz")) else ","
     return parse_csv(data, path, None if delimiter == "auto" else delimiter, na_values, text, usecols, skip=skip,
-                     numeric=numeric, threads=threads, decimal=decimal, default=default)
+                     numeric=numeric, threads=threads, decimal=decimal, default=default, encoding=encoding)

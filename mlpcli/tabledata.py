@@ -38,6 +38,8 @@ class TableParams(Params):
     categorical: Literal["auto"] | list[str] = Field("auto", description="one-hot encoded columns; auto: the columns that hold text")
     missing: MissingConfig = Field(default_factory=MissingConfig, description="what a missing value becomes")
     na_values: list[str] = Field(list(NA_VALUES), description="the texts that mark a missing value (an empty field always does)")
+    encoding: str = Field("auto", description="the text encoding of a text table (utf-8, cp1252, latin-1, utf-16, ...); "
+                          "auto: UTF-8, UTF-16 or UTF-32 by its byte-order mark, else Windows-1252, with a warning")
     delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
         "auto", description="the field delimiter of a text table; auto: the one the header row holds (',', ';', tab or '|')")
     decimal: Literal["auto", ".", ","] = Field(
@@ -54,6 +56,19 @@ class TableParams(Params):
     def _one_file(cls, v, info):
         if isinstance(v, dict):
             raise field_error("table_file", "a table is one file: data.{key}: PATH.csv", key=info.field_name)
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v):
+        import codecs
+
+        if v != "auto":
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise field_error("encoding", "unknown encoding {name!r}; e.g. auto, utf-8, cp1252, latin-1, utf-16",
+                                  name=v) from None
         return v
 
     @model_validator(mode="after")
@@ -96,7 +111,7 @@ def read_for(d, path: str, fitted: TablePreprocessor | None, threads: int | None
         text, numeric = (list(d.categorical) if isinstance(d.categorical, list) else None), ()
     usecols = None if d.features is None else [*d.features, *target]
     return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads,
-                      delimiter=d.delimiter, decimal=d.decimal)
+                      delimiter=d.delimiter, decimal=d.decimal, encoding=d.encoding)
 
 
 def without_missing_target(table: Table, target: list[str]) -> Table:

@@ -53,3 +53,51 @@ def test_a_title_comment_or_blank_line_above_the_header_is_named(text, message):
             parse_csv(text.encode(), "t.csv", quoted=quoted)
         assert str(e.value).startswith("t.csv") and message in str(e.value), str(e.value)
     assert parse_csv(b"y\n1\n2\n", "t.csv").n_rows == 2  # one column is a table
+
+
+def test_a_windows_export_is_read_as_windows_1252_with_a_warning(capsys, monkeypatch):
+    """Excel on Windows writes CSV in Windows-1252 (Latin-1 alike): read, said once on stderr; UTF-16 and
+    UTF-32 by their byte-order mark; a named encoding without a warning; utf-8 named refuses the bytes."""
+    import mlpcli.csvdialect as dialect
+
+    monkeypatch.setattr(dialect, "_WARNED", set())
+    text = "ville;prix;y\nZürich;3,5;a\nGenève;4,25;b\nKöln €;1;a\n"
+    cp = text.encode("cp1252")
+    t = parse_csv(cp, "w.csv")
+    parse_csv(cp, "w.csv")  # said once per file
+    assert t.column("ville").categories == ["Genève", "Köln €", "Zürich"] and t.column("prix").values.tolist() == [3.5, 4.25, 1]
+    assert capsys.readouterr().err == ("mlp: warning: w.csv:2: not UTF-8 text; read as Windows-1252 (set data.encoding "
+                                       "if the file is in another)\n")
+    for encoding in ("utf-16", "utf-32", "utf-8-sig"):
+        assert parse_csv(text.encode(encoding), "w.csv").column("ville").categories == ["Genève", "Köln €", "Zürich"]
+    assert parse_csv(text.replace("€", "").encode("latin-1"), "w.csv", encoding="latin-1").column("ville").categories[1] == "Köln"
+    assert capsys.readouterr().err == ""
+    with pytest.raises(DataError, match=r"w.csv:2: column 'ville': not UTF-8 text .*set data.encoding"):
+        parse_csv(cp, "w.csv", encoding="utf-8")
+    # 0x81 is no Windows-1252 character: the bytes are Latin-1's
+    assert parse_csv(b"a,y\n\x81x,1\n", "w.csv").column("a").categories == ["\x81x"]
+
+
+def test_utf8_is_checked_in_chunks_that_never_split_a_character(monkeypatch, capsys):
+    import mlpcli.csvdialect as dialect
+
+    monkeypatch.setattr(dialect, "CHUNK", 7)
+    monkeypatch.setattr(dialect, "_WARNED", set())
+    text = "x,y\n" + "".join(f"é{i},ü\n" for i in range(40))
+    assert parse_csv(text.encode(), "u.csv").column("x").categories[0] == "é0"
+    assert capsys.readouterr().err == ""  # every chunk boundary fell inside a two-byte character or not: no false alarm
+    data = text.encode() + b"\xe9,z\n"  # a Latin-1 e-acute on the last line
+    assert dialect.not_utf8(bytearray(data)) == len(text.encode())
+    parse_csv(data, "u.csv")
+    assert "u.csv:42: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_an_unknown_encoding_is_a_config_error(tmp_path):
+    from mlpcli.config import load_config
+    from mlpcli.errors import ConfigError
+
+    (tmp_path / "t.csv").write_text("x,y\n1,a\n2,b\n")
+    base = ["data.name=table", f"data.train={tmp_path / 't.csv'}", "data.target=y"]
+    assert load_config(None, [*base, "data.encoding=cp1252"]).data.encoding == "cp1252"
+    with pytest.raises(ConfigError, match="data.encoding: unknown encoding 'klingon'"):
+        load_config(None, [*base, "data.encoding=klingon"])

@@ -9,7 +9,8 @@
   time above each floor is reported. Bytecode cache on (PYTHONDONTWRITEBYTECODE removed), after
   one untimed round that fills it.
 * ``mlp eval`` / ``mlp predict`` on MNIST's 10,000 test images: samples/s timed inside the
-  process around the batched forward pass (start-up reported separately).
+  process around the batched forward pass (start-up reported separately), interleaved with the
+  GEMM floor: the network's three forward GEMMs alone on the same inputs, chunks and threads.
 * Peak memory of one MNIST training epoch (configs/mnist.yaml): the NumPy heap peak
   (tracemalloc) against (training split in float32 + parameters, gradients, optimiser state
   + batch buffers), and the process's peak RSS next to the interpreter's baseline.
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from mlpcli.model import PREDICT_CHUNK
 
 from common import ROOT, load_average, load_mnist, machine, median, mlp_command, user_env, write_results
 
@@ -85,6 +88,28 @@ def measure_memory(data, run_dir):
     return d["peak"], d["base"], d["held"], d["rss"], d["baseline_rss"]
 
 
+def forward_floor(ckpt, X):
+    """Samples/s of the checkpoint's forward GEMMs alone (``Z = A_prev @ W.T`` per layer, no bias,
+    activation, loss or metrics) on X in evaluation's chunks, into preallocated buffers: the
+    reference for eval's throughput, which no NumPy forward pass can beat on this BLAS."""
+    from mlpcli.trained import load_checkpoint
+
+    Ws = [np.ascontiguousarray(W) for W in load_checkpoint(ckpt).model.W]
+    X = np.ascontiguousarray(X, dtype=Ws[0].dtype)
+    chunks = [X[i : i + PREDICT_CHUNK] for i in range(0, len(X), PREDICT_CHUNK)]
+    outs = {len(c): [np.empty((len(c), len(W)), W.dtype) for W in Ws] for c in chunks}
+
+    def run():
+        t0 = time.perf_counter()
+        for A_prev in chunks:
+            for W, Z in zip(Ws, outs[len(A_prev)], strict=True):
+                np.matmul(A_prev, W.T, out=Z)
+                A_prev = Z
+        return len(X) / (time.perf_counter() - t0)
+
+    return run
+
+
 def make_mnist_npy(data, tmp):
     if data and (Path(data) / "train_images.npy").exists():
         return Path(data)
@@ -136,15 +161,21 @@ def main():
                   f"{baseline_rss:.0f} MiB is the interpreter and libraries before any data."]
         print(lines[-1])
         ckpt = Path(tmp) / "run" / "last.npz"
-        ev, pr = [], []
-        np.save(Path(tmp) / "x.npy", np.load(data / "test_images.npy"))
-        for _ in range(7):
+        ev, pr, fl = [], [], []
+        images = np.load(data / "test_images.npy")
+        np.save(Path(tmp) / "x.npy", images)
+        floor = forward_floor(ckpt, images / np.float32(255))
+        for _ in range(7):  # interleaved: the same moments of load for all three
             ev.append(10000 / evaluate_checkpoint(ckpt, split="test")["seconds"])
             pr.append(10000 / predict_file(ckpt, Path(tmp) / "x.npy").seconds)
+            fl.append(floor())
         t_eval = startup({"eval": [*mlp, "eval", str(ckpt), "--json"]}, runs=3)["eval"][0]
         lines += [f"- `mlp eval` on the 10,000 test images: **{median(ev):,.0f} samples/s**; `mlp predict`: "
                   f"**{median(pr):,.0f} samples/s** (median of 7, timed around the batched forward pass; "
-                  f"a whole `mlp eval` process takes {t_eval:.2f} s wall, loading data included)."]
+                  f"a whole `mlp eval` process takes {t_eval:.2f} s wall, loading data included). The GEMM floor in "
+                  f"the same rounds, the network's three forward GEMMs alone in the same chunks of {PREDICT_CHUNK:,} "
+                  f"rows on the same BLAS threads: {median(fl):,.0f} samples/s, so eval runs at "
+                  f"**{median(fl) / median(ev):.2f}x** the floor's time and predict at {median(fl) / median(pr):.2f}x."]
         print(lines[-1])
     if not args.no_write:
         write_results("resources", "\n".join(lines) + "\n", machine(), load_before)

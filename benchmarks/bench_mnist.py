@@ -56,8 +56,10 @@ def mlp_epoch_runner(X, y, batch, layers=LAYERS, extra=()):
     return run, t
 
 
-def floor_runner(X, y, batch, layers=LAYERS):
-    """The same GEMMs and a plain update, nothing else: what no NumPy MLP can beat."""
+def floor_runner(X, y, batch, layers=LAYERS, gather=False, record=None):
+    """The same GEMMs and a plain update, nothing else: what no NumPy MLP can beat. The floor reads
+    pre-shuffled rows in place; with ``gather`` it first gathers each batch from X in a new shuffled
+    order every epoch, as mlp does. ``record``, a list, receives each step's (batch, GEMMs, update) seconds."""
     rng = np.random.default_rng(0)
     Ws = [rng.normal(0, 0.05, size=(m, n)).astype(np.float32) for n, m in zip(layers[:-1], layers[1:], strict=True)]
     dWs = [np.empty_like(W) for W in Ws]
@@ -66,16 +68,22 @@ def floor_runner(X, y, batch, layers=LAYERS):
 
     def buffers(b):
         if b not in bufs:
-            bufs[b] = ([np.empty((b, m), np.float32) for m in layers[1:]], [np.empty((b, m), np.float32) for m in layers[1:-1]])
+            bufs[b] = ([np.empty((b, m), np.float32) for m in layers[1:]], [np.empty((b, m), np.float32) for m in layers[1:-1]],
+                       np.empty((b, layers[0]), np.float32))
         return bufs[b]
 
     Xs = np.ascontiguousarray(X[rng.permutation(n)])  # pre-shuffled: the floor does not gather
 
     def run():
         t0 = time.perf_counter()
+        perm = rng.permutation(n) if gather else None
         for lo in range(0, n, batch):
+            t_batch = time.perf_counter()
             Xb = Xs[lo : lo + batch]
-            A, D = buffers(len(Xb))
+            A, D, Xbuf = buffers(len(Xb))
+            if gather:
+                Xb = X.take(perm[lo : lo + batch], axis=0, out=Xbuf, mode="clip")
+            t_gemm = time.perf_counter()
             prev = Xb
             for W, Z in zip(Ws, A, strict=True):
                 np.matmul(prev, W.T, out=Z)
@@ -86,9 +94,12 @@ def floor_runner(X, y, batch, layers=LAYERS):
                 if layer:
                     np.matmul(delta, Ws[layer], out=D[layer - 1])
                     delta = D[layer - 1]
+            t_update = time.perf_counter()
             for W, dW in zip(Ws, dWs, strict=True):
                 dW *= np.float32(1e-6)
                 W -= dW
+            if record is not None:
+                record.append((t_gemm - t_batch, t_update - t_gemm, time.perf_counter() - t_update))
         return time.perf_counter() - t0
 
     return run

@@ -116,6 +116,45 @@ def step_parts(t, repeat: int) -> tuple[dict, float]:
     return parts, step
 
 
+def steps_in_epochs(run, t, epochs: int) -> dict[str, list[float]]:
+    """Seconds of each piece of every training step inside ``epochs`` real epochs (``run`` runs one
+    epoch of the trainer ``t``, as bench_mnist's mlp_epoch_runner does), and of each whole step from
+    one batch's start to the next's (the loop and its callbacks included). The pieces are timed
+    where they run, between their neighbours: timed alone and repeated (step_parts) they find their
+    data in the cache, and on two BLAS threads none of the data the other thread last wrote."""
+    names = {"gather": (t, "gather"), "forward + loss + backward": (t.model, "train_step"),
+             "optimiser step": (t.opt, "step"), "running loss and accuracy": (t.running, "add")}
+    pieces = {name: [] for name in names}
+    starts = []
+
+    def timed(name, f):
+        def call(*a):
+            t0 = time.perf_counter()
+            if name == "gather":
+                starts.append(t0)
+            out = f(*a)
+            pieces[name].append(time.perf_counter() - t0)
+            return out
+        return call
+
+    for name, (obj, attr) in names.items():
+        setattr(obj, attr, timed(name, getattr(obj, attr)))
+    whole = []
+    try:
+        for _ in range(epochs):
+            del starts[:]
+            run()
+            whole += [b - a for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    finally:
+        for obj, attr in names.values():
+            delattr(obj, attr)  # the class's methods again
+    return {**pieces, "whole step (the loop and its callbacks included)": whole}
+
+
+def quantile(xs, q: float) -> float:
+    return statistics.quantiles(xs, n=100, method="inclusive")[round(q * 100) - 1] if 0 < q < 1 else median(xs)
+
+
 def mlp_command() -> list[str]:
     """The real `mlp` console script next to this interpreter (not a version manager's shim,
     which would add its own start-up), else ``python -m mlpcli``."""

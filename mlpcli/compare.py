@@ -45,6 +45,7 @@ def final_checkpoint(run_dir: str, meta: dict) -> str:
 
 def summarize_run(run_dir) -> dict:
     from .data import load_data
+    from .dataset import target_units
     from .evaluation import data_config_for
     from .model import split_metrics
     from .runs import read_metrics
@@ -60,7 +61,7 @@ def summarize_run(run_dir) -> dict:
     metrics_csv = os.path.join(run_dir, "metrics.csv")
     history = read_metrics(metrics_csv) if os.path.isfile(metrics_csv) else meta.get("history") or []
     ds = load_data(data_config_for(net), normalizer=net.normalizer, task=net.task)
-    metrics = split_metrics(net.model, ds, net.task, net.normalizer)
+    metrics = split_metrics(net.model, ds, target_units(ds.normalizer))
     es = meta.get("early_stopping") or {}
     return {
         "run_dir": resolved(run_dir), "config": meta["config"], "epochs": int(meta.get("epoch", len(history))),

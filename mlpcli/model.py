@@ -24,7 +24,6 @@ import numpy as np
 
 from .activations import get_activation
 from .checkpoint import param_shapes
-from .dataset import target_units
 from .errors import ConfigError
 from .losses import get_loss, targets_for
 from .metrics import predicted_classes
@@ -285,10 +284,10 @@ def _flat_views(shapes, dtype):
     return flat, views
 
 
-def split_metrics(model, ds, task, normalizer) -> dict:
-    """Every split's metrics as mlp eval gives them (split_report), mse/rmse/mae in the target's own units."""
-    unscale = target_units(normalizer)
-    return {k: split_report(model, s.X, s.y, task, unscale)[0] for k, s in ds.splits().items()}
+def split_metrics(model, ds, unscale) -> dict:
+    """Every split's metrics as mlp eval gives them (split_report), mse/rmse/mae in the target's own units
+    through ``unscale`` (``dataset.target_units`` of the data's normalizer, None for a classifier)."""
+    return {k: split_report(model, s.X, s.y, ds.task, unscale)[0] for k, s in ds.splits().items()}
 
 
 def split_report(model, X, y, task, unscale=None):

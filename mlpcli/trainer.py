@@ -127,7 +127,7 @@ class Trainer:
             self.callbacks.on_train_end(self)  # early stopping restores the best weights here
             result = TrainResult(self.model, self.history, self.epoch, self.stop_reason, self.monitor.best_epoch,
                                  self.run.dir if self.run else None, time.perf_counter() - t0)
-            result.metrics = split_metrics(self.model, self.data, self.data.task, self.data.normalizer)
+            result.metrics = split_metrics(self.model, self.data, self.unscale)
         finally:
             restore_threads()
         result.task = {"task": self.data.task.kind, "classes": self.data.classes}

@@ -34,7 +34,7 @@ from .sections import (
     format_error,
     registry_section,
 )
-from .yamlfile import apply_overrides, line_of, read_yaml_file
+from .yamlfile import apply_overrides, line_of, override_keys, read_yaml_file
 
 # the loss an output activation implies and the output a loss implies, when only one is given
 LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
@@ -367,7 +367,7 @@ def load_config(path=None, overrides=()) -> Config:
         data = _top_level(data, source)  # the overrides need a mapping to go into
     overrides = list(overrides)
     apply_overrides(data, overrides)
-    overridden = [str(o).partition("=")[0].strip() for o in overrides]
+    overridden = override_keys(overrides)
     cfg = validate(data, source, node, overridden)
     if path is not None:
         _check_paths_from_here(data, cfg.to_dict(), Path(path), node)

@@ -20,7 +20,7 @@ from .preprocess import TablePreprocessor
 from .safeio import resolved
 from .task import needs_data
 from .trained import load_checkpoint
-from .yamlfile import apply_overrides
+from .yamlfile import apply_overrides, override_keys
 
 
 def data_config_for(net, data_config=None, overrides=()):
@@ -31,7 +31,7 @@ def data_config_for(net, data_config=None, overrides=()):
         d = load_config(data_config, overrides)
         merged["data"], merged["seed"], source = d.to_dict()["data"], d.seed, str(data_config)
     elif overrides:
-        keys = {str(o).partition("=")[0].strip() for o in overrides}
+        keys = set(override_keys(overrides))
         if "data.test" in keys and "data.test_fraction" not in keys:
             merged["data"].pop("test_fraction", None)  # a test file replaces the split the run held out
         apply_overrides(merged, overrides)

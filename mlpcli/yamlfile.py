@@ -153,13 +153,24 @@ def read_yaml_file(path) -> tuple[Any, Any]:
     return _parse_yaml(text, str(path))
 
 
+def split_override(item, source: str = "--set") -> tuple[str, str]:
+    """A ``key.path=value`` string as (key.path, the value's YAML text)."""
+    key, sep, value = str(item).partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{source} {item!r}: expected key.path=value (e.g. optimizer.lr=0.05)")
+    return key, value
+
+
+def override_keys(overrides) -> list[str]:
+    """The key paths that ``key.path=value`` overrides set."""
+    return [split_override(o)[0] for o in overrides]
+
+
 def apply_overrides(data: dict, overrides, source: str = "--set") -> dict:
     """Apply ``key.path=value`` strings (value parsed as YAML) to the raw config mapping."""
     for item in overrides:
-        key, sep, value = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"{source} {item!r}: expected key.path=value (e.g. optimizer.lr=0.05)")
+        key, value = split_override(item, source)
         val, _ = _parse_yaml(value, f"{source} {key}") if value.strip() else (None, None)
         parts = key.split(".")
         if len(parts) > MAX_KEY_PARTS:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .dataset import target_units
 from .errors import DataError
-from .tablecolumns import Column, Table
+from .tablecolumns import Column, Table, meant
 from .task import Task, number_name
 
 MISSING_CATEGORY = "(missing)"
@@ -119,9 +119,10 @@ class TablePreprocessor:
     def check_columns(self, table: Table, with_target: bool = False) -> None:
         need = self.input_names + (self.target_names if with_target else [])
         absent = [n for n in need if n not in table.columns]
-        if absent:
-            raise DataError(f"{table.path}: missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))} "
-                            f"(the model was trained with {', '.join(need)})")
+        if absent:  # a column the model knows by another case or spelling: name it
+            hint = meant(absent[0], [n for n in table.columns if n not in need])
+            raise DataError(f"{table.path}: missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}"
+                            f"{hint} (the model was trained with {', '.join(need)})")
 
     def incomplete_rows(self, table: Table) -> np.ndarray:
         """Rows with a missing input where the column was fitted with ``missing: drop``."""

@@ -87,14 +87,22 @@ class _RowsOf(Mapping):
 
 
 def no_column(path, name, names: list[str]) -> DataError:
-    """An unknown column, with the column it most likely means: the same name in another case or
-    with spaces around it (``' Age '`` for ``age``), else a close spelling (``tagret``)."""
+    """An unknown column, with the column it most likely means (``meant``)."""
+    return DataError(f"{path}: no column {name!r}{meant(name, names)} (columns: {', '.join(names)})")
+
+
+def meant(name, names) -> str:
+    """``'; did you mean ...?'`` naming the column of ``names`` that ``name`` most likely means: the same name in
+    another case or with other spaces, '_' or '-' (``' Age '`` for ``age``, ``Petal Width`` for ``petal_width``),
+    else a close spelling (``tagret``); or ''."""
     import difflib
 
-    key = str(name).strip().casefold()
-    same = [n for n in names if n.strip().casefold() == key] or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    hint = f"; did you mean {same[0]!r}?" if same else ""
-    return DataError(f"{path}: no column {name!r}{hint} (columns: {', '.join(names)})")
+    def key(n):
+        return "".join(c for c in str(n).casefold() if c not in " _-")
+
+    names = list(names)
+    same = [n for n in names if key(n) == key(name)] or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f"; did you mean {same[0]!r}?" if same else ""
 
 
 def not_a_model_number(where: str, name: str, value: str, na_values) -> DataError:

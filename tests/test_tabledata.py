@@ -96,6 +96,9 @@ def test_predict_needs_the_trained_columns(iris_run, tmp_path):
     p.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
     r = mlp("predict", out / "last.npz", p)
     assert r.exit_code == 2 and "missing column 'petal_width'" in r.stderr
+    p.write_text("sepal_length,sepal_width,petal_length,Petal Width\n5.1,3.5,1.4,0.2\n")  # renamed in a spreadsheet
+    r = mlp("predict", out / "last.npz", p)
+    assert r.exit_code == 2 and "missing column 'petal_width'; did you mean 'Petal Width'? (the model" in r.stderr, r.stderr
     r = mlp("predict", out / "last.npz", ROOT / "data/iris.csv", "--keep", "colour")
     assert r.exit_code == 2 and "no column 'colour'" in r.stderr
 

@@ -14,6 +14,7 @@ trained for a second untimed so that its thread tuner has decided. The breakdown
 from __future__ import annotations
 
 import argparse
+from statistics import fmean
 
 from bench_mnist import floor_runner, mlp_epoch_runner, on_threads, time_round_robin
 from common import load_average, load_mnist, machine, median, steps_in_epochs, write_results
@@ -52,7 +53,8 @@ def breakdown(X, y, epochs, threads=None, h=64, batches=(128, 1024)) -> list[str
     """Where a step of the narrow network goes, by batch size (see step_column)."""
     out = ["", f"Where a training step of 784-{h}-{h}-10 goes (microseconds, median over the steps of {epochs} epochs "
            "each, mlp and the two floors alternating epoch by epoch; every piece timed where it runs, between its "
-           "neighbours: timed alone and repeated, a piece finds its data in the cache):", "",
+           "neighbours: timed alone and repeated, a piece finds its data in the cache; a mean above the median "
+           "says that some steps stall):", "",
            "| piece | " + " | ".join(f"batch {b}" for b in batches) + " |", "|---|" + "---|" * len(batches)]
     cols = [step_column(X, y, b, [784, h, h, 10], epochs, threads) for b in batches]
     out += [f"| {k} | " + " | ".join(f"{c[k]:.1f}" for c in cols) + " |" for k in cols[0]]
@@ -76,12 +78,14 @@ def step_column(X, y, b, layers, epochs, threads) -> dict:
         for k, floor in floors.items():
             floor()
             del steps[k][: 0 if i else len(steps[k])]
+    whole = "whole step (the loop and its callbacks included)"
     col = {f"mlp: {k}": median(v) for k, v in mlp.items()}
+    col[f"mlp: {whole}, mean"] = fmean(mlp[whole])  # above the median: some steps stall (a BLAS thread preempted?)
     for k, v in steps.items():
         gather, gemms, update = zip(*v, strict=True)
         col.update({f"{k}: gather": median(gather)} if "gather" in k else {})
         col.update({f"{k}: GEMMs": median(gemms), f"{k}: plain update": median(update),
-                    f"{k}: whole step": median([sum(s) for s in v])})
+                    f"{k}: whole step": median([sum(s) for s in v]), f"{k}: whole step, mean": fmean([sum(s) for s in v])})
     return {k: v * 1e6 for k, v in col.items()}
 
 

@@ -181,7 +181,7 @@ MONITORS = ("val_loss", "train_loss", "val_accuracy", "train_accuracy")
 
 
 class EarlyStoppingConfig(Section):
-    monitor: Literal["val_loss", "train_loss", "val_accuracy", "train_accuracy"] = Field(
+    monitor: Literal[MONITORS] = Field(
         "val_loss", description="Metric to watch (val_* needs data.validation_split or a validation split).")
     patience: int = Field(10, ge=0, description="Stop after this many epochs without improvement.")
     min_delta: float = Field(0.0, ge=0, description="Improvement smaller than this does not count.")

@@ -8,13 +8,18 @@ than ``min_delta`` (early stopping and the plateau schedule each hold one, on th
 from __future__ import annotations
 
 
+def row_key(name: str) -> str:
+    """A metric's key in an epoch's row (metrics.csv's column): accuracy is written acc."""
+    return name.replace("accuracy", "acc")
+
+
 class Monitor:
     """The monitored metric (``val_loss`` by default, ``training.early_stopping.monitor`` when given):
     its value this epoch, whether it improved on every earlier epoch, the best value and its epoch."""
 
     def __init__(self, name: str):
         self.name = name
-        self.column = name.replace("accuracy", "acc")  # metrics.csv's column
+        self.column = row_key(name)
         self.maximize = name.endswith("accuracy")
         self.value = self.best = self.best_epoch = None
         self.improved = False

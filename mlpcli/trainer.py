@@ -27,7 +27,7 @@ from .errors import ConfigError, DivergenceError, Interrupted
 from .losses import targets_for
 from .metrics import RunningMetrics
 from .model import MLP, evaluate, split_metrics
-from .monitor import Monitor
+from .monitor import Monitor, row_key
 from .optimizers import get_optimizer
 from .rng import get_state, set_state, streams
 from .safeio import resolved
@@ -184,7 +184,7 @@ class Trainer:
         row = {"epoch": self.epoch + 1, **self.running.row()}
         if self.data.val is not None:
             ev = evaluate(self.model, self.data.val.X, self.data.val.y, self.data.task, unscale=self.unscale)
-            row.update({f"val_{k.replace('accuracy', 'acc')}": v for k, v in ev.items() if k not in ("n_samples", "mae")})
+            row.update({f"val_{row_key(k)}": v for k, v in ev.items() if k not in ("n_samples", "mae")})
         row.update(lr=lr, seconds=self.running.seconds)
         self.epoch, self.batch = self.epoch + 1, 0
         self.history.append(row)

@@ -6,8 +6,6 @@ never repeats a list of names. Errors name the file, the key path, the line and 
 expected, in one line: ``configs/x.yaml:7: optimizer.lr: must be > 0 (got -1)``.
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal

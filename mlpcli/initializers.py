@@ -4,8 +4,6 @@
 ``MLP.from_config`` through the checkpoint reader, which checks every shape.
 """
 
-from __future__ import annotations
-
 import numpy as np
 from pydantic import Field
 

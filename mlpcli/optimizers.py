@@ -13,8 +13,6 @@ range, where each multiply is ~100x slower; on MNIST this had made the optimiser
 several times slower than the rest of training. Entries that small move no weight.
 """
 
-from __future__ import annotations
-
 import math
 
 import numpy as np

@@ -13,8 +13,6 @@ dataset is one ``register`` call next to its implementation::
     SCHEDULES.register("step", step, StepParams, "multiply the rate by gamma every step_size epochs")
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

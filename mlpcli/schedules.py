@@ -7,8 +7,6 @@ With ``warmup_epochs: W`` the rate rises linearly, ``lr * (e+1)/W`` for ``e < W`
 LinearLR), and the schedule proper starts at epoch W as if it were its epoch 0.
 """
 
-from __future__ import annotations
-
 import math
 
 from pydantic import Field

@@ -6,8 +6,6 @@ pydantic error into the one line users see: ``configs/x.yaml:7: optimizer.lr: mu
 The sections themselves, the config's keys, are in ``config.py``.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import typing

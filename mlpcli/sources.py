@@ -4,8 +4,6 @@
 ``data.load_data`` checks, splits and normalises them. The ``table`` dataset is in tabledata.py.
 """
 
-from __future__ import annotations
-
 import os
 
 import numpy as np

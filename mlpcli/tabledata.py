@@ -6,8 +6,6 @@ fitted on the training rows only; at eval and predict time the checkpoint's is r
 Rows without a target value are dropped, with a count on stderr (README, "Tables").
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 import numpy as np

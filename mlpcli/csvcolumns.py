@@ -22,6 +22,8 @@ from .tablecolumns import Column, Table, no_column, not_a_model_number
 
 GROUPED = re.compile(rb"[+-]?\d+(,\d+)+(\.\d*)?")  # 151,000.5 or 2,5: thousands separators or a decimal comma
 GROUPED_DOTS = re.compile(rb"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")  # 1.234,5 where ',' is the decimal mark
+_CURRENCY, _NUMBER = b"(?:" + b"|".join(re.escape(c.encode()) for c in "$€£¥") + b")", rb"[+-]?\d+(?:[.,]\d+)*"
+WITH_UNIT = re.compile(rb"[+-]?%s ?%s|%s ?(?:%%|%s)" % (_CURRENCY, _NUMBER, _NUMBER, _CURRENCY))  # 45%, $12.50, 12 €
 SAMPLE = 2000  # the rows whose values decide a column's type
 
 
@@ -97,15 +99,20 @@ class ColumnParser:
             present = np.flatnonzero(~missing[:SAMPLE])
             ok = fields.take(present).floats()[1] if parsed is None else parsed[1][present]
             kind = "numeric" if ok.sum() * 2 >= len(present) else "text"
-            grouped = _grouped_number(at.fields, fields, present, self.comma) if kind == "text" else -1
-            if grouped >= 0:  # numbers as text would silently become categories (or a target's classes)
-                raise _Bad(grouped, self._grouped(name, at, grouped))
+            for pattern in (GROUPED_DOTS if self.comma else GROUPED, WITH_UNIT) if kind == "text" else ():
+                row = _written_number(at.fields, fields, present, pattern)
+                if row >= 0:  # numbers as text would silently become categories (or a target's classes)
+                    raise _Bad(row, self._grouped(name, at, row))
         self.kind[name] = kind
         return kind
 
     def _grouped(self, name, at, i) -> str | None:
         """The error for a number written with grouped digits at the block's row ``i``; None if it is not one."""
         val = at.text(i)
+        if WITH_UNIT.fullmatch(val.strip().encode()):
+            return (f"{at(i)}: column {name!r}: {val!r} is a number with a unit ('%' or a currency), which mlp does not "
+                    f"read (write the number alone, e.g. 45 for 45%; or list {name!r} in data.drop, or in "
+                    f"data.categorical if its values are labels)")
         if not (GROUPED_DOTS if self.comma else GROUPED).fullmatch(val.strip().encode()):
             return None
         if self.comma:
@@ -224,12 +231,13 @@ def _numbers_after_all(col: Column) -> int:
     return int(np.flatnonzero((col.values >= 0) & ~number[np.maximum(col.values, 0)])[0])
 
 
-def _grouped_number(fields: Fields, numbers: Fields, present: np.ndarray, comma: bool) -> int:
-    """The row of the first ``151,000`` or ``2,5`` (with ``comma`` decimals: ``1.234,5``) among ``present``
-    rows of a column that holds only numbers (``numbers``: as read), some written so; -1 for any other column."""
-    first, grouped = -1, GROUPED_DOTS if comma else GROUPED
+def _written_number(fields: Fields, numbers: Fields, present: np.ndarray, pattern) -> int:
+    """The row of the first number written as ``pattern`` (``151,000``, ``2,5``, ``1.234,5``, ``45%``) among
+    ``present`` rows of a column that holds only numbers (``numbers``: as read), some written so; -1 for any
+    other column."""
+    first = -1
     for i in present.tolist():
-        if grouped.fullmatch(fields.value(i).strip()):
+        if pattern.fullmatch(fields.value(i).strip()):
             first = i if first < 0 else first
         elif not numbers.take(np.array([i])).floats()[1][0]:
             return -1

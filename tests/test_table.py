@@ -124,6 +124,11 @@ def test_listed_text_columns_and_usecols(tmp_path):
     # numbers written with commas would silently become categories (or a target's classes)
     ('a,b\n1,"151,000"\n2,7\n3,"1,234,567.5"\n', ":2: column 'b': '151,000' is a number with a ','"),
     ('a,b\n1,\n2,"2,5"\n3,"3,25"\n', ":3: column 'b': '2,5' is a number with a ','"),
+    # a rate or a price with its unit: every value a category of its own (or the column an identifier)
+    ("a,rate\n1,45%\n2,7 %\n3,12\n", ":2: column 'rate': '45%' is a number with a unit ('%' or a currency)"),
+    ("a,price\n1,$12.50\n2,-$3\n", ":2: column 'price': '$12.50' is a number with a unit"),
+    ("a;price\n1;12,5 €\n2;3 €\n", ":2: column 'price': '12,5 €' is a number with a unit"),
+    ("a,b\n" + "1,2\n" * 10 + "1,5%\n", ":12: column 'b': '5%' is a number with a unit"),  # after its numbers
 ])
 def test_bad_tables_name_file_line_and_column(tmp_path, text, message):
     p = write(tmp_path, text)

@@ -44,7 +44,8 @@ class ColumnParser:
         self.out: dict[str, np.ndarray | None] = {n: None for n in names if n in wanted}
         self.integer = {n: True for n in self.out}
         self.vocab: dict[str, dict] = {n: {} for n in self.out}
-        self.comma = comma  # numbers are written with decimal commas (2,5): read as decimal points
+        self.comma = comma  # ',' or 'auto': numbers are written with decimal commas (2,5), read as decimal points
+        self.marks: dict[str, dict] = {n: {} for n in self.out}  # 'auto': a numeric column's first 2,5 and 2.5
 
     def reserve(self, n_rows: int) -> None:
         self.n_rows = n_rows
@@ -66,8 +67,8 @@ class ColumnParser:
             parsed = numbers.floats(skip=missing) if name not in self.kind and name not in self.text and len(fields) <= SAMPLE else None
             try:
                 kind = self.kind.get(name) or self._decide(name, numbers, missing, at, parsed)
-                out[name] = (self._numeric(name, numbers, missing, at, parsed) if kind == "numeric"
-                             else self._distinct(name, fields, missing, at))
+                out[name] = (self._numeric(name, numbers, missing, at, parsed) + (self._marks(name, fields, missing, at),)
+                             if kind == "numeric" else self._distinct(name, fields, missing, at))
             except _Bad as bad:
                 worst = bad if worst is None or bad.row < worst.row else worst
         if worst is not None:
@@ -82,7 +83,13 @@ class ColumnParser:
             if self.out[name] is None:
                 self.out[name] = np.empty(self.n_rows, np.float64 if numeric else np.int32)
             if numeric:
-                vals, integer = part
+                vals, integer, marks = part
+                seen = self.marks[name]
+                for mark, (where, val) in marks.items():
+                    other = next((v for m, v in seen.items() if m != mark), None)
+                    if other is not None:
+                        raise DataError(_ambiguous(where, name, val, *other))
+                    seen.setdefault(mark, (where, val))
                 self.integer[name] &= integer
                 self.out[name][row0 : row0 + len(vals)] = vals
                 continue
@@ -119,8 +126,9 @@ class ColumnParser:
             return (f"{at(i)}: column {name!r}: {val!r} is a number with '.' thousands separators, which mlp does not "
                     f"read (write it as 1234,5, or list {name!r} in data.categorical if its values are labels)")
         return (f"{at(i)}: column {name!r}: {val!r} is a number with a ',' (thousands separators or a decimal comma), "
-                f"which mlp does not read in a ','-separated file (write it as 151000 or 2.5, set data.decimal: ',' "
-                f"if ',' is the decimal mark, or list {name!r} in data.categorical if its values are labels)")
+                f"which mlp reads only in a ';'-separated file or with data.decimal: \",\" (write it as 151000 or 2.5, "
+                f"set data.decimal: \",\" if ',' is the decimal mark, or list {name!r} in data.categorical if its "
+                f"values are labels)")
 
     def _numeric(self, name, fields: Fields, missing, at, parsed=None) -> tuple[np.ndarray, bool]:
         vals, ok, integer = fields.floats(skip=missing) if parsed is None else parsed
@@ -137,6 +145,19 @@ class ColumnParser:
             raise _Bad(i, f"{at(i)}: column {name!r}: {val!r} is not a finite number, and it would make every output "
                           f"it reaches NaN (add it to data.na_values to read it as missing)")
         return vals, integer
+
+    def _marks(self, name, fields: Fields, missing, at) -> dict:
+        """``data.decimal: auto``: the block's first number written with a ',' and first with a '.', each as
+        (path:line, value); both in one column is an error (is 1,000 a thousand or one?), never a guess."""
+        if self.comma != "auto":
+            return {}
+        u8 = fields.words.view(np.uint8).reshape(len(fields), -1)
+        comma, dot = ((u8 == ord(m)).any(axis=1) & ~missing for m in ",.")
+        first = {m: int(np.argmax(only)) for m, only in ((",", comma & ~dot), (".", dot & ~comma)) if only.any()}
+        if len(first) == 2:
+            i, j = max(first.values()), min(first.values())
+            raise _Bad(i, _ambiguous(at(i), name, at.text(i), at(j), at.text(j)))
+        return {m: (at(i), at.text(i)) for m, i in first.items()}
 
     def _distinct(self, name, fields: Fields, missing, at) -> tuple:
         """(each distinct value as text, each row's index into them, missing)."""
@@ -175,6 +196,13 @@ def _not_a_number(at: str, name: str, val: str, why: str = "") -> str:
     """A value that is not a number in a numeric column (``why``: how the column came to be numeric)."""
     return (f"{at}: column {name!r}: {val!r} is not a number, but the column is numeric ({why}add {val!r} to "
             f"data.na_values if it marks a missing value, or list {name!r} in data.categorical)")
+
+
+def _ambiguous(at: str, name: str, val: str, other_at: str, other: str) -> str:
+    """A ';'-separated file's numeric column holding numbers written with a ',' and with a '.' (``data.decimal: auto``)."""
+    return (f"{at}: column {name!r}: {val!r}, but {other!r} at {other_at}: the column's numbers are written with both "
+            f"',' and '.', so a ',' may be a thousands separator or the decimal mark (write them alike, e.g. 1234.5 or "
+            f"1234,5, or set data.decimal to the file's decimal mark, '.' or ',')")
 
 
 class _Bad(Exception):

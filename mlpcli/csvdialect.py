@@ -30,7 +30,9 @@ _WARNED: set[str] = set()  # the files said to be read as Windows-1252
 def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
     """The table's bytes as UTF-8, what the reader splits. ``encoding``: ``data.encoding``; ``auto``: UTF-8, or
     UTF-16/32 after its byte-order mark (a spreadsheet's "Unicode text"), else Windows-1252 (Excel's CSV
-    export on Windows; Latin-1 text reads alike) with a warning that names the first byte that is not UTF-8."""
+    export on Windows; Latin-1 text reads alike) with a warning that names the first byte that is not UTF-8.
+    A file with UTF-8 characters (ü) before that byte is UTF-8 with a bad byte, an error: as Windows-1252
+    its every ü would silently read as Ã¼."""
     if encoding == "auto":
         bom = next((name for mark, name in BOMS if data.startswith(mark)), None)
         if bom is not None:
@@ -38,11 +40,14 @@ def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
         at = not_utf8(data)
         if at < 0:
             return data
+        line = data.count(b"\n", 0, at) + 1
+        if (np.frombuffer(data, np.uint8, count=at) >= 0x80).any():
+            raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[at]:02x}), though the lines above it are "
+                            f"UTF-8 (set data.encoding to the file's encoding, or save it as UTF-8)")
         if path not in _WARNED:  # once: mlp init and predict --keep read a file twice
             from .preprocess import warn
 
             _WARNED.add(path)
-            line = data.count(b"\n", 0, at) + 1
             warn(f"{path}:{line}: not UTF-8 text; read as Windows-1252 (set data.encoding if the file is in another)")
         encoding = "cp1252" if _decodes(data, "cp1252") else "latin-1"  # five bytes that cp1252 leaves undefined
     if codecs.lookup(encoding).name == "utf-8":

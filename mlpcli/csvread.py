@@ -1,7 +1,8 @@
 """Reading delimited text (``.csv``, ``.tsv``) with a header row into a :class:`Table`, without pandas.
 
-The delimiter is the config's or the header's (:mod:`mlpcli.csvdialect`); in a file not separated by
-commas, numbers may be written with decimal commas (``2,5``), read through ``Fields.dotted``.
+The delimiter is the config's or the header's (:mod:`mlpcli.csvdialect`); in a ``;``-separated file
+(a spreadsheet's export where ',' is the decimal mark), numbers may be written with decimal commas (``2,5``),
+read through ``Fields.dotted``.
 
 Fast path: the file is read once as bytes and split block by block on delimiters and newlines
 with NumPy; each column's fields are gathered as 64-bit words (:mod:`mlpcli.csvfields`) and
@@ -42,7 +43,8 @@ def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, te
     ``encoding``: the file's (``csvdialect.as_utf8``; ``auto``: UTF-8, UTF-16/32 by its mark, else Windows-1252).
     ``delim``: the delimiter; None: the header's (``csvdialect.sniff_delimiter``, ``default`` first).
     ``decimal``: ``','`` reads decimal commas in numeric columns (``2,5`` is 2.5); ``auto`` does so when the
-    delimiter is not ``','`` (a spreadsheet's ``;``-separated export); ``'.'`` never. ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
+    delimiter is ``';'`` (a spreadsheet's export), where a numeric column holding both ``2,5`` and ``2.5`` is an error
+    (``,`` a thousands separator or the decimal mark?); ``'.'`` never. ``quoted``: split with the ``csv`` module (True) or by the fast path (False); by default the
     fast path unless the file holds a double quote. ``numeric``: columns read as numbers whatever
     their first rows hold (a trained model's numeric inputs). ``threads``: at most this many conversion
     threads (default: $MLPCLI_THREADS, else up to ``MAX_THREADS`` of the cores; README "Threads").
@@ -75,7 +77,7 @@ def parse_csv(data, path: str, delim: str | None = None, na_values=NA_VALUES, te
     check_names(names, path)
     _check_delimiter(names, path, delim)
     wanted = (set(names) if usecols is None else set(usecols)) - set(skip)
-    comma = decimal == "," or (decimal == "auto" and delim != ",")
+    comma = "," if decimal == "," else "auto" if decimal == "auto" and delim == ";" else ""
     parser = ColumnParser(path, names, wanted, na_values, text, numeric, comma)
     if quoted:
         parser.reserve(len(lines))

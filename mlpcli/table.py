@@ -24,7 +24,7 @@ def read_table(path, *, na_values=NA_VALUES, text=None, usecols=None, skip=(), n
 
     ``encoding``: a text table's (``auto``: UTF-8, UTF-16/32 by its byte-order mark, else Windows-1252);
     ``delimiter``: its field delimiter; ``auto``: the header's (a ``.tsv``'s tab unless its header
-    holds none); ``decimal``: ``','`` reads decimal commas, ``auto`` does in a file not separated by commas.
+    holds none); ``decimal``: ``','`` reads decimal commas, ``auto`` does in a ``;``-separated file.
     ``text``: columns to read as text whatever they hold (default: those whose values are
     mostly not numbers); ``numeric``: columns read as numbers whatever they hold (a trained model's
     numeric inputs: text in them is an error that says so); ``threads``: the CSV reader's threads at most

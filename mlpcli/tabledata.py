@@ -41,7 +41,8 @@ class TableParams(Params):
     delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
         "auto", description="the field delimiter of a text table; auto: the one the header row holds (',', ';', tab or '|')")
     decimal: Literal["auto", ".", ","] = Field(
-        "auto", description="the decimal mark of numbers; auto: ',' too (2,5 is 2.5) in a file not separated by commas")
+        "auto", description="the decimal mark of numbers; auto: ',' too (2,5 is 2.5) in a ';'-separated file, where a "
+        "numeric column holding both 2,5 and 2.5 is an error")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: a text or boolean target, or an integer one with at most 50 values, is classification; "
         "anything else regression")
@@ -63,10 +64,13 @@ class TableParams(Params):
 
         if v != "auto":
             try:
-                codecs.lookup(v)
+                # rot13, hex, base64, zlib are codecs but not text encodings: str.encode refuses them by this flag
+                text = codecs.lookup(v)._is_text_encoding  # noqa: SLF001
             except LookupError:
-                raise field_error("encoding", "unknown encoding {name!r}; e.g. auto, utf-8, cp1252, latin-1, utf-16",
-                                  name=v) from None
+                text = None
+            if not text:
+                what = "unknown encoding {name!r}" if text is None else "{name!r} is not a text encoding"
+                raise field_error("encoding", what + "; e.g. auto, utf-8, cp1252, latin-1, utf-16", name=v)
         return v
 
     @model_validator(mode="after")

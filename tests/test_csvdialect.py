@@ -88,8 +88,19 @@ def test_utf8_is_checked_in_chunks_that_never_split_a_character(monkeypatch, cap
     assert capsys.readouterr().err == ""  # every chunk boundary fell inside a two-byte character or not: no false alarm
     data = text.encode() + b"\xe9,z\n"  # a Latin-1 e-acute on the last line
     assert dialect.not_utf8(bytearray(data)) == len(text.encode())
-    parse_csv(data, "u.csv")
-    assert "u.csv:42: not UTF-8 text" in capsys.readouterr().err
+    ascii_first = text.replace("é", "e").replace("ü", "u").encode() + b"\xe9,z\n"
+    assert parse_csv(ascii_first, "a.csv").column("x").categories[-1] == "é"
+    assert "a.csv:42: not UTF-8 text; read as Windows-1252" in capsys.readouterr().err
+
+
+def test_utf8_with_one_stray_byte_is_an_error_not_windows_1252(capsys):
+    """UTF-8 text (Zürich) above one byte that is not UTF-8 is a UTF-8 file with a bad byte: read as Windows-1252
+    its every ü would be Ã¼, so it is an error naming the line; only an ASCII start falls back to Windows-1252."""
+    data = "city,y\nZürich,1\nBern,0\n".encode() + b"Gen\xe8ve,1\n"
+    with pytest.raises(DataError, match=r"u.csv:4: not UTF-8 text \(byte 0xe8\).*set data.encoding"):
+        parse_csv(data, "u.csv")
+    assert parse_csv(data, "u.csv", encoding="latin-1").column("city").categories == ["Bern", "Genève", "ZÃ¼rich"]
+    assert capsys.readouterr().err == ""
 
 
 def test_an_unknown_encoding_is_a_config_error(tmp_path):

@@ -181,6 +181,27 @@ def test_a_spreadsheets_decimal_commas_read_as_pandas_decimal(tmp_path):
         read_table(write(tmp_path, "a;b\n1;2,5\n2;1.234,5\n", "g.csv"))
 
 
+def test_decimal_commas_are_read_only_in_semicolon_files_and_never_guessed_in_a_mixed_column(tmp_path, monkeypatch):
+    """data.decimal: auto reads 2,5 as 2.5 in a ';'-separated file only: in a tab- or '|'-separated one 1,037 is
+    an error (a US thousands separator, not 1.037); a ';' column holding both 2,5 and 1.234 is an error naming
+    the cell, in one block or across blocks; data.decimal: ',' still reads every ',' as the decimal mark."""
+    for name, text in (("t.tsv", "x\tamount\n1\t1,037\n2\t2,500\n"), ("p.csv", "x|amount\n1|1,037\n2|2,500\n")):
+        with pytest.raises(DataError, match=rf"{name}:2: column 'amount': '1,037' is a number with a ',' .*data.decimal: \",\""):
+            read_table(write(tmp_path, text, name))
+        assert read_table(tmp_path / name, decimal=",").column("amount").values.tolist() == [1.037, 2.5]
+    with pytest.raises(DataError, match=r"m.tsv:3: column 'amount': '1,000' is a number with a ','"):
+        read_table(write(tmp_path, "x\tamount\n1\t2.5\n2\t1,000\n", "m.tsv"))
+    mixed = "x;amount\n1;2,5\n2;1.234\n"
+    with pytest.raises(DataError, match=r"s.csv:3: column 'amount': '1.234', but '2,5' at .*s.csv:2: .*both ',' and '.'"):
+        read_table(write(tmp_path, mixed, "s.csv"))
+    assert read_table(tmp_path / "s.csv", decimal=",").column("amount").values.tolist() == [2.5, 1.234]
+    monkeypatch.setattr("mlpcli.csvread.BLOCK_BYTES", 32)
+    rows = "".join(f"{i};{i},5\n" for i in range(300)) + "300;7.25\n"
+    with pytest.raises(DataError, match=r"b.csv:302: column 'amount': '7.25', but '0,5' at .*b.csv:2"):
+        read_table(write(tmp_path, "x;amount\n" + rows, "b.csv"))
+    assert read_table(write(tmp_path, "x;amount\n" + rows[: -len("300;7.25\n")], "c.csv")).column("amount").values[-1] == 299.5
+
+
 def test_a_delimiter_set_in_the_config_that_does_not_split_the_header_names_the_one_it_holds(tmp_path):
     p = write(tmp_path, "a;b;c\n1,5;2;x\n")
     with pytest.raises(DataError, match=r":1: the header is one column holding 2 semicolons, so the file looks "

@@ -326,3 +326,14 @@ def test_a_semicolon_export_with_decimal_commas_trains_and_predicts_like_its_com
         assert r.exit_code == 0, r.stderr
     assert runs["eu"] == runs["comma"]
     assert (tmp_path / "eu-pred.csv").read_text() == (tmp_path / "comma-pred.csv").read_text()
+
+
+@pytest.mark.parametrize("codec", ["rot13", "hex", "base64", "zlib"])
+def test_a_codec_that_is_not_a_text_encoding_is_a_config_error_at_the_cli(tmp_path, codec):
+    """data.encoding names a text encoding: rot13 or base64 are Python codecs too, but of str or bytes to their
+    own kind, and reading a table with one was a LookupError traceback."""
+    (tmp_path / "t.csv").write_text("x,y\n1,a\n2,b\n")
+    cfg = table_config(tmp_path, f"train: {tmp_path / 't.csv'}, target: y", model="[auto, 4, auto]", epochs=1)
+    r = mlp("train", cfg, "--out", tmp_path / "run", "--set", f"data.encoding={codec}")
+    assert r.exit_code == 2 and f"data.encoding: {codec!r} is not a text encoding" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "run").exists()

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_serializer, model_validator
 
+from .csvdialect import DELIMITERS
 from .dataset import DATASETS, Dataset, Split
 from .errors import DataError
 from .preprocess import TablePreprocessor, warn
@@ -38,7 +39,7 @@ class TableParams(Params):
     na_values: list[str] = Field(list(NA_VALUES), description="the texts that mark a missing value (an empty field always does)")
     encoding: str = Field("auto", description="the text encoding of a text table (utf-8, cp1252, latin-1, utf-16, ...); "
                           "auto: UTF-8, UTF-16 or UTF-32 by its byte-order mark, else Windows-1252, with a warning")
-    delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
+    delimiter: Literal[("auto", *DELIMITERS)] = Field(
         "auto", description="the field delimiter of a text table; auto: the one the header row holds (',', ';', tab or '|')")
     decimal: Literal["auto", ".", ","] = Field(
         "auto", description="the decimal mark of numbers; auto: ',' too (2,5 is 2.5) in a ';'-separated file, where a "

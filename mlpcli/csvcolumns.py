@@ -62,7 +62,7 @@ class ColumnParser:
         for name, fields in cols.items():
             missing = fields.equal_any(self.na)
             at = _Lines(self.path, name, fields, row0, lines)  # errors quote the field as written
-            numbers = fields.dotted() if self.comma and name not in self.text else fields
+            numbers = fields.dotted() if self.comma and self.kind.get(name) != "text" and name not in self.text else fields
             # a block no longer than the sample (every small table) is parsed once, for its type and its values
             parsed = numbers.floats(skip=missing) if name not in self.kind and name not in self.text and len(fields) <= SAMPLE else None
             try:
@@ -107,7 +107,7 @@ class ColumnParser:
             ok = fields.take(present).floats()[1] if parsed is None else parsed[1][present]
             kind = "numeric" if ok.sum() * 2 >= len(present) else "text"
             for pattern in (GROUPED_DOTS if self.comma else GROUPED, WITH_UNIT) if kind == "text" else ():
-                row = _written_number(at.fields, fields, present, pattern)
+                row = _written_number(at.fields, present, ok, pattern)
                 if row >= 0:  # numbers as text would silently become categories (or a target's classes)
                     raise _Bad(row, self._grouped(name, at, row))
         self.kind[name] = kind
@@ -259,14 +259,14 @@ def _numbers_after_all(col: Column) -> int:
     return int(np.flatnonzero((col.values >= 0) & ~number[np.maximum(col.values, 0)])[0])
 
 
-def _written_number(fields: Fields, numbers: Fields, present: np.ndarray, pattern) -> int:
+def _written_number(fields: Fields, present: np.ndarray, ok: np.ndarray, pattern) -> int:
     """The row of the first number written as ``pattern`` (``151,000``, ``2,5``, ``1.234,5``, ``45%``) among
-    ``present`` rows of a column that holds only numbers (``numbers``: as read), some written so; -1 for any
-    other column."""
+    ``present`` rows of a column that holds only numbers (``ok``: which of them read as one), some written so;
+    -1 for any other column."""
     first = -1
-    for i in present.tolist():
+    for i, number in zip(present.tolist(), ok.tolist(), strict=True):
         if pattern.fullmatch(fields.value(i).strip()):
             first = i if first < 0 else first
-        elif not numbers.take(np.array([i])).floats()[1][0]:
+        elif not number:
             return -1
     return first

@@ -13,8 +13,6 @@ from __future__ import annotations
 import codecs
 import re
 
-import numpy as np
-
 from .errors import DataError
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -41,7 +39,7 @@ def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
         if at < 0:
             return data
         line = data.count(b"\n", 0, at) + 1
-        if (np.frombuffer(data, np.uint8, count=at) >= 0x80).any():
+        if not data[:at].isascii():
             raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[at]:02x}), though the lines above it are "
                             f"UTF-8 (set data.encoding to the file's encoding, or save it as UTF-8)")
         if path not in _WARNED:  # once: mlp init and predict --keep read a file twice
@@ -49,7 +47,10 @@ def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
 
             _WARNED.add(path)
             warn(f"{path}:{line}: not UTF-8 text; read as Windows-1252 (set data.encoding if the file is in another)")
-        encoding = "cp1252" if _decodes(data, "cp1252") else "latin-1"  # five bytes that cp1252 leaves undefined
+        try:
+            return _recode(data, "cp1252", path)
+        except DataError:  # one of the five bytes that cp1252 leaves undefined
+            return _recode(data, "latin-1", path)
     if codecs.lookup(encoding).name == "utf-8":
         return data
     return _recode(data, encoding, path)
@@ -57,7 +58,7 @@ def as_utf8(data: bytearray, encoding: str, path: str) -> bytearray:
 
 def not_utf8(data) -> int:
     """The offset of the first byte that is not UTF-8 text, or -1."""
-    if not len(data) or not (np.frombuffer(data, np.uint8) >= 0x80).any():
+    if data.isascii():
         return -1
     start = 0
     while start < len(data):
@@ -70,14 +71,6 @@ def not_utf8(data) -> int:
             return start + e.start
         start = stop
     return -1
-
-
-def _decodes(data, encoding: str) -> bool:
-    try:
-        bytes(data).decode(encoding)
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def _recode(data, encoding: str, path: str) -> bytearray:

@@ -165,11 +165,11 @@ def _split_block(buf, start, stop, row0, names, want, delim, path) -> dict[str, 
     lengths = np.empty_like(ends)
     lengths[0] = ends[0] - start
     np.subtract(ends[1:], ends[:-1] + 1, out=lengths[1:])
-    if _spaced(a, delim):
-        _strip_spaces(buf, ends, lengths)
     ends, lengths = ends.reshape(n_rows, n_cols), lengths.reshape(n_rows, n_cols)
     if len(want) < n_cols:
         ends, lengths = ends[:, want], lengths[:, want]
+    if _spaced(a, delim):  # the wanted columns' fields only
+        _strip_spaces(buf, ends, lengths)
     first = _word_view(buf)[ends - 8].T if start >= 8 else [None] * len(want)  # each column's last words, in row order
     ends, lengths = ends.T.copy(), lengths.T.copy()
     return {names[j]: Fields.gather(buf, ends[i], lengths[i], first[i]) for i, j in enumerate(want)}

@@ -120,8 +120,13 @@ def classification_report(true, pred, names, scores=None) -> dict:
     As scikit-learn: a ratio with a zero denominator is 0, and the averages run over the classes
     that occur in ``true`` or ``pred``. ``scores``: the probability of the second class, per row.
     """
+    return confusion_report(confusion_matrix(pred, true, len(names)), names, true, scores)
+
+
+def confusion_report(cm, names, true=None, scores=None) -> dict:
+    """:func:`classification_report` from a confusion matrix already counted (``cm[true, pred]``);
+    ``true`` is needed only with ``scores``, for ROC AUC."""
     k = len(names)
-    cm = confusion_matrix(pred, true, k)
     tp, support, predicted = np.diag(cm).astype(np.float64), cm.sum(1), cm.sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)

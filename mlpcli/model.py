@@ -293,9 +293,9 @@ def split_metrics(model, ds, unscale) -> dict:
 def split_report(model, X, y, task, unscale=None):
     """Every metric of one split, the set ``mlp eval`` reports and ``mlp train``'s summary gives for each
     split: ``evaluate``'s loss and accuracy (or mse, rmse, mae, r2 in the target's units through
-    ``unscale``), and for classification the :func:`classification_report` in the task's class names.
+    ``unscale``), and for classification the :func:`~mlpcli.metrics.confusion_report` in the task's class names.
     Returns (metrics, confusion matrix or None, the network's outputs (n, k))."""
-    from .metrics import classification_report, predicted_classes, true_classes
+    from .metrics import confusion_report, true_classes
 
     A = np.empty((len(y), model.layers[-1]))  # the outputs, from the metrics' own forward pass
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -305,7 +305,7 @@ def split_report(model, X, y, task, unscale=None):
     metrics, cm = result
     names = list(task.classes)  # a table's class names, else the labels 0 .. k-1
     scores = (A[:, 0] if A.shape[1] == 1 else A[:, 1]) if len(names) == 2 else None
-    metrics.update(classification_report(true_classes(y), predicted_classes(A), names, scores))
+    metrics.update(confusion_report(cm, names, true_classes(y) if scores is not None else None, scores))
     return metrics, cm, A
 
 

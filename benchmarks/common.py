@@ -151,10 +151,6 @@ def steps_in_epochs(run, t, epochs: int) -> dict[str, list[float]]:
     return {**pieces, "whole step (the loop and its callbacks included)": whole}
 
 
-def quantile(xs, q: float) -> float:
-    return statistics.quantiles(xs, n=100, method="inclusive")[round(q * 100) - 1] if 0 < q < 1 else median(xs)
-
-
 def mlp_command() -> list[str]:
     """The real `mlp` console script next to this interpreter (not a version manager's shim,
     which would add its own start-up), else ``python -m mlpcli``."""

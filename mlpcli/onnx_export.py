@@ -22,21 +22,11 @@ import json
 
 import numpy as np
 
-from .errors import CheckpointError, DependencyError
+from .errors import CheckpointError, require
 from .safeio import resolved
 
 OPSET = 17  # ai.onnx; onnxruntime >= 1.13 runs it
 ML_OPSET = 3  # ai.onnx.ml, for LabelEncoder (string -> category index)
-INSTALL = 'python -m pip install -e ".[onnx]"'
-
-
-def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise DependencyError(f"ONNX export needs the onnx extra: {INSTALL}") from None
-    return onnx
-
 
 class _Graph:
     """Nodes and constants of a graph under construction, with fresh names."""
@@ -179,7 +169,7 @@ def _outputs(g, net, A, task, spec):
 
 def build_model(net):
     """The ONNX model of a loaded checkpoint (``load_checkpoint``): preprocessing, network, outputs."""
-    onnx = _onnx()
+    onnx = require("onnx", "onnx", "ONNX export needs the onnx extra")
     from onnx import helper
 
     from . import __version__

@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 
-from bench_mnist import available, mlp_epoch_runner, time_round_robin, torch_runner
+from bench_mnist import available, mlp_epoch_runner, shares, time_round_robin, torch_runner, tuner_of
 from common import load_average, load_mnist, machine, median, write_results
 
 SPIN = "while True: pass"
@@ -45,7 +45,7 @@ def competitor(busy: bool):
 
 def mlp_runner(X, y, batch, threads):
     run, trainer = mlp_epoch_runner(X, y, batch, extra=[f"training.threads={threads}"])
-    run.tuner = next((c.tuner for c in trainer.callbacks.callbacks if getattr(c, "tuner", None)), None)
+    run.tuner = tuner_of(trainer)
     return run
 
 
@@ -54,7 +54,7 @@ def tuned(run) -> str:
     tuner = getattr(run, "tuner", None)
     if tuner is None or not tuner.trained:
         return ""
-    return " (" + ", ".join(f"{n}: {s / tuner.trained:.0%}" for n, s in tuner.seconds.items()) + ")"
+    return f" ({shares(tuner.seconds)})"
 
 
 def torch_threads_runner(X, y, batch, threads, default):

@@ -56,6 +56,17 @@ def mlp_epoch_runner(X, y, batch, layers=LAYERS, extra=()):
     return run, t
 
 
+def tuner_of(trainer):
+    """The trainer's BLAS thread tuner, or None (threads forced, or a network too small to split)."""
+    return next((c.tuner for c in trainer.callbacks.callbacks if getattr(c, "tuner", None)), None)
+
+
+def shares(seconds: dict) -> str:
+    """'1: 97%, 2: 3%': each thread count's share of the seconds the tuner timed (counts never run left out)."""
+    total = sum(seconds.values())
+    return ", ".join(f"{n}: {s / total:.0%}" for n, s in seconds.items() if s)
+
+
 def floor_runner(X, y, batch, layers=LAYERS, gather=False, record=None):
     """The same GEMMs and a plain update, nothing else: what no NumPy MLP can beat. The floor reads
     pre-shuffled rows in place; with ``gather`` it first gathers each batch from X in a new shuffled

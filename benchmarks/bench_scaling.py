@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from statistics import fmean
 
-from bench_mnist import floor_runner, mlp_epoch_runner, on_threads, time_round_robin
+from bench_mnist import floor_runner, mlp_epoch_runner, on_threads, shares, time_round_robin, tuner_of
 from common import load_average, load_mnist, machine, median, steps_in_epochs, write_results
 
 WIDTHS, BATCHES = "64,128,256,512,1024,2048", "32,128,512,1024"
@@ -36,14 +36,13 @@ def settled(run, t, seconds=SETTLE):
     spent = 0.0
     while spent < seconds:
         spent += run()
-    tuner = next((c.tuner for c in t.callbacks.callbacks if getattr(c, "tuner", None)), None)
+    tuner = tuner_of(t)
     before = dict(tuner.seconds) if tuner else {}
 
     def threads() -> str:
         if tuner is None:
             return str(t.cfg.training.threads) if t.cfg.training.threads != "auto" else "1 (too small to split)"
-        since = {n: s - before[n] for n, s in tuner.seconds.items()}
-        return "auto " + ", ".join(f"{n}: {s / sum(since.values()):.0%}" for n, s in since.items() if s)
+        return "auto " + shares({n: s - before[n] for n, s in tuner.seconds.items()})
 
     run.threads = threads
     return run

@@ -167,14 +167,13 @@ def predict_table(net, path, proba=False, keep=()) -> Predictions:
     text, numeric = pre.column_types()
     # --keep columns are read as text, so they are written back as they are in the file ('0.0' stays '0.0');
     # one that is also a numeric input is read a second time, as text
-    dialect = {"delimiter": d.delimiter, "decimal": d.decimal, "encoding": d.encoding}
-    table = read_table(path, na_values=d.na_values, text=text + [k for k in keep if k not in numeric], numeric=numeric,
-                       skip=[c for c in d.drop if c not in keep], **dialect)  # dropped columns are not read, unless kept
+    table = read_table(path, text=text + [k for k in keep if k not in numeric], numeric=numeric,
+                       skip=[c for c in d.drop if c not in keep], **d.reading())  # dropped columns are not read, unless kept
     pre.check_columns(table)
     for name in keep:
         table.column(name)
     twice = [k for k in keep if k in numeric]
-    kept = read_table(path, na_values=d.na_values, text=twice, usecols=twice, **dialect) if twice else table
+    kept = read_table(path, text=twice, usecols=twice, **d.reading()) if twice else table
     bad = pre.incomplete_rows(table)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

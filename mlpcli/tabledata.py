@@ -98,6 +98,10 @@ class TableParams(Params):
     def source(self) -> str:
         return self.train
 
+    def reading(self) -> dict:
+        """How its text tables are read: ``read_table``'s na_values, delimiter, decimal and encoding."""
+        return {"na_values": self.na_values, "delimiter": self.delimiter, "decimal": self.decimal, "encoding": self.encoding}
+
 
 def targets_of(d) -> list[str]:
     return [d.target] if isinstance(d.target, str) else list(d.target)
@@ -113,8 +117,7 @@ def read_for(d, path: str, fitted: TablePreprocessor | None, threads: int | None
     else:
         text, numeric = (list(d.categorical) if isinstance(d.categorical, list) else None), ()
     usecols = None if d.features is None else [*d.features, *target]
-    return read_table(path, na_values=d.na_values, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads,
-                      delimiter=d.delimiter, decimal=d.decimal, encoding=d.encoding)
+    return read_table(path, text=text, usecols=usecols, skip=d.drop, numeric=numeric, threads=threads, **d.reading())
 
 
 def without_missing_target(table: Table, target: list[str]) -> Table:
